@@ -1,0 +1,262 @@
+/* member.c: heartbeats, leadership changes, self-fencing, own tokens, leaving. */
+#include "supervisor/member.h"
+
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "supervisor/exitcode.h"
+#include "supervisor/log.h"
+
+static void on_fence(uv_timer_t *t);
+
+/* Drop every token: this node stops acting as their owner. */
+static void drop_tokens(struct node *n)
+{
+	memset(n->mine, 0, (size_t)n->cfg->total_tokens);
+	n->owned = 0;
+	n->token_version = -1;
+}
+
+/* Arm the fence timer relative to the last heartbeat the database accepted. */
+static void arm_fence(struct node *n)
+{
+	uint64_t after = (uint64_t)(config_fence_after_sec(n->cfg) * 1000.0);
+	uint64_t age = node_now_ms(n) - n->hb_ok_ms;
+	uv_timer_start(&n->fence_timer, on_fence, age < after ? after - age : 0, 0);
+}
+
+static void on_fence(uv_timer_t *t)
+{
+	struct node *n = t->data;
+	if (n->state == NODE_FENCED || n->state == NODE_DRAINING || n->state == NODE_STOPPED)
+		return;
+	log_error("self-fencing: no heartbeat accepted for %.1f s (timeout %d s); "
+		  "releasing %d tokens locally until the database answers again",
+		  (double)(node_now_ms(n) - n->hb_ok_ms) / 1000.0,
+		  n->cfg->heartbeat_timeout_sec, n->owned);
+	n->state = NODE_FENCED;
+	drop_tokens(n);
+	leader_stop(n, "self-fenced");
+	n->is_leader = false;
+}
+
+static void on_claim_leader(struct pg_conn *c, const PGresult *res, void *arg)
+{
+	struct node *n = arg;
+	(void)c;
+	if (!res || PQresultStatus(res) != PGRES_TUPLES_OK) {
+		if (res)
+			log_error("claiming leadership failed: %s", PQresultErrorMessage(res));
+		return;
+	}
+	if (PQntuples(res) == 1)
+		node_set_leader(n, true, atoll(PQgetvalue(res, 0, 0)), n->cfg->node);
+}
+
+static void register_again(struct node *n);
+
+static void on_heartbeat(struct pg_conn *c, const PGresult *res, void *arg)
+{
+	struct node *n = arg;
+	char tbuf[32];
+	(void)c;
+	n->hb_inflight = false;
+	if (!res || n->state == NODE_DRAINING || n->state == NODE_STOPPED)
+		return;
+	if (PQresultStatus(res) != PGRES_TUPLES_OK || PQntuples(res) != 1) {
+		log_error("heartbeat failed: %s", PQresultErrorMessage(res));
+		return;
+	}
+	if (atoi(PQgetvalue(res, 0, 0)) != 1) {
+		register_again(n);
+		return;
+	}
+	n->hb_ok_ms = n->hb_sent_ms;
+	arm_fence(n);
+	if (n->state == NODE_FENCED) {
+		log_info("heartbeat accepted again: resuming as an owner");
+		n->state = n->tokens_received ? NODE_RUNNING : NODE_COLD_START;
+	}
+	int64_t term = atoll(PQgetvalue(res, 0, 1));
+	const char *leader = PQgetvalue(res, 0, 2);
+	bool me = !strcmp(PQgetvalue(res, 0, 3), n->incarnation);
+	node_set_leader(n, me, term, leader);
+	if (!me && !strcmp(PQgetvalue(res, 0, 5), n->incarnation)) {
+		const char *p[] = {n->cfg->node, n->incarnation,
+				   node_timeout_param(n, tbuf, sizeof tbuf)};
+		pg_query(&n->pg, n->sql.sql[STORE_CLAIM_LEADER], 3, p, on_claim_leader, n);
+	}
+	if (atoll(PQgetvalue(res, 0, 4)) != n->token_version)
+		node_fetch_tokens(n);
+}
+
+void member_heartbeat(struct node *n)
+{
+	char key[16], tbuf[32];
+	if (n->hb_inflight || !n->registered || !pg_ready(&n->pg))
+		return;
+	snprintf(key, sizeof key, "%d", n->session_key);
+	const char *p[] = {n->cfg->node, n->incarnation, n->session_locked ? key : NULL,
+			   node_timeout_param(n, tbuf, sizeof tbuf)};
+	n->hb_sent_ms = node_now_ms(n);
+	if (pg_query(&n->pg, n->sql.sql[STORE_HEARTBEAT], 4, p, on_heartbeat, n) == 0)
+		n->hb_inflight = true;
+}
+
+static void on_hb_timer(uv_timer_t *t)
+{
+	member_heartbeat(t->data);
+}
+
+static void on_leader_timer(uv_timer_t *t)
+{
+	leader_tick(t->data);
+}
+
+void member_start(struct node *n)
+{
+	uint64_t hb = (uint64_t)n->cfg->heartbeat_interval_sec * 1000;
+	uint64_t lead = hb < 1000 ? hb : 1000;
+	if (!uv_is_active((uv_handle_t *)&n->hb_timer)) {
+		n->hb_ok_ms = node_now_ms(n);
+		uv_timer_start(&n->hb_timer, on_hb_timer, hb, hb);
+		uv_timer_start(&n->leader_timer, on_leader_timer, lead, lead);
+		arm_fence(n);
+	}
+	member_heartbeat(n);
+}
+
+/* Our row is gone: the cluster declared this incarnation dead. Rejoin. */
+static void register_again(struct node *n)
+{
+	log_warn("the cluster removed this node (heartbeat too old); rejoining as a new incarnation");
+	drop_tokens(n);
+	leader_stop(n, "removed from the cluster");
+	n->is_leader = false;
+	n->registered = false;
+	n->tokens_received = false;
+	n->state = NODE_STARTING;
+	pg_reset(&n->pg, "rejoining");
+}
+
+static void on_fetch(struct pg_conn *c, const PGresult *res, void *arg)
+{
+	struct node *n = arg;
+	(void)c;
+	n->fetch_inflight = false;
+	if (!res || PQresultStatus(res) != PGRES_TUPLES_OK || n->state == NODE_FENCED ||
+	    n->state == NODE_DRAINING || n->state == NODE_STOPPED)
+		return;
+	int rows = PQntuples(res), gained = 0, lost = 0;
+	for (int i = 0; i < rows; i++) {
+		if (PQgetisnull(res, i, 0))
+			continue;
+		int t = atoi(PQgetvalue(res, i, 0));
+		if (t < 0 || t >= n->cfg->total_tokens)
+			continue;
+		bool mine = PQgetvalue(res, i, 1)[0] == 't';
+		if (mine && !n->mine[t])
+			gained++;
+		else if (!mine && n->mine[t])
+			lost++;
+		n->mine[t] = mine;
+	}
+	n->owned += gained - lost;
+	if (rows > 0)
+		n->token_version = atoll(PQgetvalue(res, 0, 2));
+	if (gained || lost)
+		log_info("tokens: +%d -%d, now %d of %d (version %lld)", gained, lost, n->owned,
+			 n->cfg->total_tokens, (long long)n->token_version);
+	if (n->owned > 0 || n->token_version > 0) {
+		n->tokens_received = true;
+		if (n->state == NODE_COLD_START)
+			n->state = NODE_RUNNING;
+	}
+	if (n->fetch_again) {
+		n->fetch_again = false;
+		node_fetch_tokens(n);
+	}
+}
+
+void node_fetch_tokens(struct node *n)
+{
+	char since[24];
+	if (n->state == NODE_FENCED || !n->registered)
+		return;
+	if (n->fetch_inflight) {
+		n->fetch_again = true;
+		return;
+	}
+	snprintf(since, sizeof since, "%lld", (long long)n->token_version);
+	const char *p[] = {n->cfg->node, since};
+	if (pg_query(&n->pg, n->sql.sql[STORE_FETCH_MINE], 2, p, on_fetch, n) == 0)
+		n->fetch_inflight = true;
+}
+
+void member_notify(struct node *n, const char *payload)
+{
+	if (!n->registered || n->state == NODE_DRAINING)
+		return;
+	if (!strncmp(payload, "tokens ", 7)) {
+		if (atoll(payload + 7) > n->token_version)
+			node_fetch_tokens(n);
+	} else if (!strcmp(payload, "lock")) {
+		leader_locks_changed(n);
+	} else if (!strcmp(payload, "leave")) {
+		/* The leader may be gone: look now rather than at the next beat. */
+		member_heartbeat(n);
+		leader_tick(n);
+	} else if (!strcmp(payload, "join")) {
+		leader_tick(n);
+	}
+}
+
+void member_disconnected(struct node *n)
+{
+	n->hb_inflight = n->fetch_inflight = false;
+	n->session_locked = false;
+	leader_stop(n, "database connection lost");
+	n->is_leader = false;
+}
+
+static void on_leave(struct pg_conn *c, const PGresult *res, void *arg)
+{
+	struct node *n = arg;
+	(void)c;
+	if (res && PQresultStatus(res) == PGRES_TUPLES_OK && PQntuples(res) == 1)
+		log_info("left the cluster: released %s tokens%s", PQgetvalue(res, 0, 1),
+			 atoi(PQgetvalue(res, 0, 2)) ? " and the leadership" : "");
+	else
+		log_warn("could not leave the cluster cleanly%s%s; the others will see this "
+			 "node dead after %d s", res ? ": " : "",
+			 res ? PQresultErrorMessage(res) : "", n->cfg->heartbeat_timeout_sec);
+	node_shutdown(n, EXIT_OK);
+}
+
+static void on_leave_timeout(uv_timer_t *t)
+{
+	struct node *n = t->data;
+	log_warn("leaving the cluster timed out; the others will see this node dead after %d s",
+		 n->cfg->heartbeat_timeout_sec);
+	node_shutdown(n, EXIT_OK);
+}
+
+void member_leave(struct node *n)
+{
+	n->state = NODE_DRAINING;
+	drop_tokens(n);
+	leader_stop(n, "leaving");
+	uv_timer_stop(&n->hb_timer);
+	uv_timer_stop(&n->leader_timer);
+	uv_timer_stop(&n->fence_timer);
+	const char *p[] = {n->cfg->node, n->incarnation, n->sql.channel};
+	if (!n->registered ||
+	    pg_query(&n->pg, n->sql.sql[STORE_LEAVE], 3, p, on_leave, n) < 0) {
+		log_warn("not registered or no database connection: stopping without a "
+			 "clean leave");
+		node_shutdown(n, EXIT_OK);
+		return;
+	}
+	uv_timer_start(&n->leave_timer, on_leave_timeout, 5000, 0);
+}

@@ -1,0 +1,22 @@
+/* member.h: membership of one node: heartbeat, self-fencing, token fetch, leave. */
+#ifndef JOBSYNC_MEMBER_H
+#define JOBSYNC_MEMBER_H
+
+#include "supervisor/node.h"
+
+/* Start the heartbeat and fence timers once the node is registered. */
+void member_start(struct node *n);
+
+/* Send a heartbeat now (unless one is in flight). */
+void member_heartbeat(struct node *n);
+
+/* A NOTIFY arrived on the cluster channel. */
+void member_notify(struct node *n, const char *payload);
+
+/* Graceful leave: release tokens and claims, delete the row, NOTIFY; then stop. */
+void member_leave(struct node *n);
+
+/* The connection is gone: stop leading (its session lock is gone too). */
+void member_disconnected(struct node *n);
+
+#endif

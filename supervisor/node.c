@@ -1,0 +1,426 @@
+/* node.c: the node's lifecycle: loop, signals, connection setup, shutdown. */
+#include "supervisor/node.h"
+
+#include <errno.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/random.h>
+#include <time.h>
+#include <unistd.h>
+
+#include "supervisor/exitcode.h"
+#include "supervisor/hash.h"
+#include "supervisor/log.h"
+#include "supervisor/member.h"
+#include "supervisor/pgarray.h"
+#include "supervisor/schema.h"
+
+static void setup_next(struct node *n);
+
+uint64_t node_now_ms(const struct node *n)
+{
+	return uv_now(n->loop);
+}
+
+const char *node_timeout_param(const struct node *n, char *buf, size_t len)
+{
+	snprintf(buf, len, "%d", n->cfg->heartbeat_timeout_sec);
+	return buf;
+}
+
+void node_set_leader(struct node *n, bool me, int64_t term, const char *leader)
+{
+	if (strcmp(n->leader, leader) != 0 || n->term != term)
+		log_info("leader is %s (term %lld)", *leader ? leader : "(none)", (long long)term);
+	snprintf(n->leader, sizeof n->leader, "%s", leader);
+	n->term = term;
+	if (me && (!n->leader_state.active || n->leader_state.term != term))
+		leader_start(n, term);
+	else if (!me && n->leader_state.active)
+		leader_stop(n, "another node leads now");
+	n->is_leader = me;
+}
+
+static void on_closed(uv_handle_t *h)
+{
+	struct node *n = h->data;
+	n->open_handles--;
+}
+
+static void on_pg_closed(struct pg_conn *c)
+{
+	struct node *n = c->ud;
+	n->open_handles--;
+}
+
+void node_shutdown(struct node *n, int code)
+{
+	if (n->stopping)
+		return;
+	n->stopping = true;
+	n->exit_code = code;
+	n->state = NODE_STOPPED;
+	uv_handle_t *handles[] = {
+		(uv_handle_t *)&n->sigterm, (uv_handle_t *)&n->sigint, (uv_handle_t *)&n->sighup,
+		(uv_handle_t *)&n->hb_timer, (uv_handle_t *)&n->fence_timer,
+		(uv_handle_t *)&n->leader_timer, (uv_handle_t *)&n->leave_timer,
+	};
+	for (size_t i = 0; i < sizeof handles / sizeof handles[0]; i++)
+		uv_close(handles[i], on_closed);
+	if (n->pg_open)
+		pg_close(&n->pg, on_pg_closed);
+}
+
+static void on_signal(uv_signal_t *s, int signum)
+{
+	struct node *n = s->data;
+	if (signum == SIGHUP) {
+		log_warn("SIGHUP: live reload is not supported by this version; keeping the "
+			 "current configuration (restart the node to apply changes)");
+		return;
+	}
+	if (n->state == NODE_DRAINING) {
+		log_warn("%s again: stopping now", strsignal(signum));
+		node_shutdown(n, EXIT_OK);
+		return;
+	}
+	log_info("%s: leaving the cluster", strsignal(signum));
+	if (!n->cfg->enabled) {
+		node_shutdown(n, EXIT_OK);
+		return;
+	}
+	member_leave(n);
+}
+
+/* A step of the setup chain finished; report failures and move on. */
+static bool step_ok(struct node *n, const PGresult *res, ExecStatusType want, const char *what)
+{
+	if (!res)
+		return false; /* the connection failed; setup restarts on reconnect */
+	if (PQresultStatus(res) != want) {
+		log_error("%s failed: %s", what, PQresultErrorMessage(res));
+		pg_reset(&n->pg, what);
+		return false;
+	}
+	return true;
+}
+
+static void on_setup_step(struct pg_conn *c, const PGresult *res, void *arg);
+
+static void on_meta(struct pg_conn *c, const PGresult *res, void *arg)
+{
+	struct node *n = arg;
+	(void)c;
+	if (!step_ok(n, res, PGRES_TUPLES_OK, "reading the cluster metadata"))
+		return;
+	int total = PQntuples(res) ? atoi(PQgetvalue(res, 0, 0)) : -1;
+	if (total != n->cfg->total_tokens) {
+		log_error("%s: total_tokens = %d does not match the cluster's total_tokens = %d "
+			  "(prefix '%s'); every node of a cluster must use the same value",
+			  n->cfg->path, n->cfg->total_tokens, total, n->cfg->prefix);
+		node_shutdown(n, EXIT_CONFIG);
+		return;
+	}
+	if (strcmp(PQgetvalue(res, 0, 1), SCHEMA_HASH_NAME) != 0) {
+		log_error("the cluster uses hash '%s'; this node only knows '%s'",
+			  PQgetvalue(res, 0, 1), SCHEMA_HASH_NAME);
+		node_shutdown(n, EXIT_CONFIG);
+		return;
+	}
+	n->setup = SETUP_SESSION;
+	setup_next(n);
+}
+
+static void on_session(struct pg_conn *c, const PGresult *res, void *arg)
+{
+	struct node *n = arg;
+	(void)c;
+	if (!step_ok(n, res, PGRES_TUPLES_OK, "taking the session lock"))
+		return;
+	n->session_locked = PQgetvalue(res, 0, 0)[0] == 't';
+	if (!n->session_locked) {
+		/* Key collision with another session: pick another and retry. */
+		n->session_key = 1 + (int)(random() % 2147483646);
+		setup_next(n);
+		return;
+	}
+	n->setup = SETUP_LISTEN;
+	setup_next(n);
+}
+
+static void on_register(struct pg_conn *c, const PGresult *res, void *arg)
+{
+	struct node *n = arg;
+	(void)c;
+	if (!step_ok(n, res, PGRES_TUPLES_OK, "registering the node"))
+		return;
+	if (PQntuples(res) == 0) {
+		log_error("node name '%s' is already in use by a live node of this cluster "
+			  "(prefix '%s'); give this node another name (--node or [cluster] node) "
+			  "or stop the other one", n->cfg->node, n->cfg->prefix);
+		node_shutdown(n, EXIT_TEMPFAIL);
+		return;
+	}
+	n->registered = true;
+	n->state = NODE_COLD_START;
+	log_info("joined the cluster as %s (incarnation %s, %d tokens, prefix '%s')",
+		 n->cfg->node, n->incarnation, n->cfg->total_tokens, n->cfg->prefix);
+	n->setup = SETUP_LOCKS;
+	setup_next(n);
+}
+
+/* Write the [lock.NAME] sections: one statement for all of them. */
+static int put_locks(struct node *n)
+{
+	const struct config *cfg = n->cfg;
+	size_t count = 0, i = 0;
+	for (size_t k = 0; k < cfg->nlocks; k++)
+		count += cfg->locks[k].ntasks + cfg->locks[k].ntokens;
+	int *tokens = calloc(count + 1, sizeof *tokens), *days = calloc(count + 1, sizeof *days);
+	const char **pats = calloc(count + 1, sizeof *pats), **reasons = calloc(count + 1, sizeof *reasons);
+	const char **tasks = calloc(count + 1, sizeof *tasks);
+	char *a[5] = {NULL};
+	int rc = -1;
+
+	if (!tokens || !days || !pats || !reasons || !tasks)
+		goto cleanup;
+	for (size_t k = 0; k < cfg->nlocks; k++) {
+		const struct config_lock *lk = &cfg->locks[k];
+		for (size_t j = 0; j < lk->ntasks + lk->ntokens; j++, i++) {
+			bool is_task = j < lk->ntasks;
+			const char *task = is_task ? lk->tasks[j] : NULL;
+			tokens[i] = is_task ? hash_token_of(task, strlen(task), cfg->total_tokens)
+					    : lk->tokens[j - lk->ntasks];
+			tasks[i] = task;
+			pats[i] = lk->pattern;
+			reasons[i] = lk->reason ? lk->reason : "";
+			days[i] = lk->expires_days;
+		}
+	}
+	a[0] = pgarray_int(tokens, count);
+	a[1] = pgarray_text(pats, count);
+	a[2] = pgarray_text(reasons, count);
+	a[3] = pgarray_text(tasks, count);
+	a[4] = pgarray_int(days, count);
+	if (!a[0] || !a[1] || !a[2] || !a[3] || !a[4])
+		goto cleanup;
+	const char *p[] = {a[0], a[1], a[2], a[3], a[4], cfg->node, n->sql.channel};
+	rc = pg_query(&n->pg, n->sql.sql[STORE_LOCKS_PUT], 7, p, on_setup_step, n);
+	if (rc == 0)
+		log_info("registered %zu locked tokens from %zu [lock.*] sections", count,
+			 cfg->nlocks);
+cleanup:
+	for (int k = 0; k < 5; k++)
+		free(a[k]);
+	free(tokens);
+	free(days);
+	free(pats);
+	free(reasons);
+	free(tasks);
+	return rc;
+}
+
+static void on_locks_cleared(struct pg_conn *c, const PGresult *res, void *arg)
+{
+	struct node *n = arg;
+	(void)c;
+	if (!step_ok(n, res, PGRES_COMMAND_OK, "clearing this node's earlier locks"))
+		return;
+	log_info("clear_existing_locks: removed %s earlier locks of this node", PQcmdTuples((PGresult *)res));
+	if (n->cfg->nlocks == 0 || put_locks(n) < 0) {
+		n->locks_written = true;
+		n->setup = SETUP_DONE;
+		setup_next(n);
+	}
+}
+
+/* Generic continuation for steps whose result only needs to succeed. */
+static void on_setup_step(struct pg_conn *c, const PGresult *res, void *arg)
+{
+	struct node *n = arg;
+	(void)c;
+	if (!res)
+		return;
+	ExecStatusType st = PQresultStatus(res);
+	if (st != PGRES_COMMAND_OK && st != PGRES_TUPLES_OK) {
+		log_error("setup step %d failed: %s", (int)n->setup, PQresultErrorMessage(res));
+		pg_reset(&n->pg, "setup failed");
+		return;
+	}
+	if (n->setup == SETUP_SCHEMA) {
+		n->schema_ready = true;
+		n->setup = SETUP_META;
+	} else if (n->setup == SETUP_LISTEN) {
+		n->setup = n->registered ? SETUP_DONE : SETUP_REGISTER;
+	} else if (n->setup == SETUP_LOCKS) {
+		n->locks_written = true;
+		n->setup = SETUP_DONE;
+	}
+	setup_next(n);
+}
+
+/* Run the next setup step for the current connection. */
+static void setup_next(struct node *n)
+{
+	const struct config *cfg = n->cfg;
+	char pid[16], key[16], tbuf[32];
+	int rc = 0;
+
+	switch (n->setup) {
+	case SETUP_SCHEMA: {
+		char *ddl = schema_ddl(cfg->prefix, cfg->total_tokens);
+		rc = ddl ? pg_query(&n->pg, ddl, 0, NULL, on_setup_step, n) : -1;
+		free(ddl);
+		break;
+	}
+	case SETUP_META:
+		rc = pg_query(&n->pg, n->sql.sql[STORE_META], 0, NULL, on_meta, n);
+		break;
+	case SETUP_SESSION:
+		snprintf(key, sizeof key, "%d", n->session_key);
+		rc = pg_query(&n->pg, n->sql.sql[STORE_SESSION_LOCK], 1,
+			      (const char *[]){key}, on_session, n);
+		break;
+	case SETUP_LISTEN:
+		rc = pg_query(&n->pg, n->sql.listen, 0, NULL, on_setup_step, n);
+		break;
+	case SETUP_REGISTER: {
+		uint8_t raw[16];
+		if (getrandom(raw, sizeof raw, 0) != (ssize_t)sizeof raw)
+			for (size_t i = 0; i < sizeof raw; i++)
+				raw[i] = (uint8_t)random();
+		for (size_t i = 0; i < sizeof raw; i++)
+			sprintf(n->incarnation + 2 * i, "%02x", raw[i]);
+		snprintf(pid, sizeof pid, "%d", (int)getpid());
+		snprintf(key, sizeof key, "%d", n->session_key);
+		const char *p[] = {cfg->node, n->incarnation, cfg->site ? cfg->site : "",
+				   n->host, pid, JOBSYNC_VERSION,
+				   n->session_locked ? key : NULL,
+				   node_timeout_param(n, tbuf, sizeof tbuf), n->sql.channel};
+		rc = pg_query(&n->pg, n->sql.sql[STORE_REGISTER], 9, p, on_register, n);
+		break;
+	}
+	case SETUP_LOCKS:
+		if (n->locks_written || !cfg->locks_enabled ||
+		    (cfg->nlocks == 0 && !cfg->clear_existing_locks)) {
+			n->setup = SETUP_DONE;
+			setup_next(n);
+			return;
+		}
+		if (cfg->clear_existing_locks)
+			rc = pg_query(&n->pg, n->sql.sql[STORE_LOCKS_CLEAR], 1,
+				      (const char *[]){cfg->node}, on_locks_cleared, n);
+		else
+			rc = put_locks(n);
+		break;
+	case SETUP_DONE:
+		member_start(n);
+		return;
+	}
+	if (rc < 0 && pg_ready(&n->pg))
+		pg_reset(&n->pg, "could not send a setup statement");
+}
+
+static void on_connected(struct pg_conn *c, void *ud)
+{
+	struct node *n = ud;
+	(void)c;
+	n->setup = n->schema_ready ? SETUP_SESSION : SETUP_SCHEMA;
+	setup_next(n);
+}
+
+static void on_disconnected(struct pg_conn *c, const char *why, void *ud)
+{
+	struct node *n = ud;
+	(void)c;
+	(void)why;
+	member_disconnected(n);
+}
+
+static void on_notify(struct pg_conn *c, const char *channel, const char *payload, void *ud)
+{
+	struct node *n = ud;
+	(void)c;
+	if (!strcmp(channel, n->sql.channel))
+		member_notify(n, payload);
+}
+
+static const struct pg_handlers node_pg_handlers = {
+	.connected = on_connected,
+	.disconnected = on_disconnected,
+	.notify = on_notify,
+};
+
+static void init_handles(struct node *n)
+{
+	uv_signal_t *sigs[] = {&n->sigterm, &n->sigint, &n->sighup};
+	int signums[] = {SIGTERM, SIGINT, SIGHUP};
+	for (int i = 0; i < 3; i++) {
+		uv_signal_init(n->loop, sigs[i]);
+		sigs[i]->data = n;
+		uv_signal_start(sigs[i], on_signal, signums[i]);
+		uv_unref((uv_handle_t *)sigs[i]);
+	}
+	uv_timer_t *timers[] = {&n->hb_timer, &n->fence_timer, &n->leader_timer, &n->leave_timer};
+	for (int i = 0; i < 4; i++) {
+		uv_timer_init(n->loop, timers[i]);
+		timers[i]->data = n;
+	}
+	n->open_handles = 7;
+}
+
+int node_run(const struct config *cfg)
+{
+	struct node n;
+	uv_loop_t loop;
+	int rc = EXIT_SOFTWARE;
+
+	memset(&n, 0, sizeof n);
+	if (uv_loop_init(&loop) != 0)
+		return EXIT_SOFTWARE;
+	n.loop = &loop;
+	n.cfg = cfg;
+	n.token_version = -1;
+	n.exit_code = EXIT_OK;
+	srandom((unsigned)(getpid() ^ time(NULL)));
+	n.session_key = 1 + (int)(random() % 2147483646);
+	if (gethostname(n.host, sizeof n.host) != 0)
+		snprintf(n.host, sizeof n.host, "unknown");
+	n.mine = calloc((size_t)cfg->total_tokens, 1);
+	if (!n.mine || store_init(&n.sql, cfg->prefix) < 0 ||
+	    leader_init(&n.leader_state, cfg->total_tokens) < 0)
+		goto cleanup;
+	init_handles(&n);
+	if (cfg->enabled) {
+		int to = cfg->heartbeat_timeout_sec * 1000;
+		if (pg_init(&n.pg, &loop, cfg->dsn ? cfg->dsn : "", &node_pg_handlers, &n,
+			    cfg->connect_timeout_sec * 1000, cfg->reconnect_max_sec * 1000, to) < 0)
+			goto cleanup;
+		n.open_handles++;
+		n.pg_open = true;
+		log_info("starting: node %s, database %s, prefix '%s'", cfg->node, n.pg.label,
+			 cfg->prefix);
+		pg_start(&n.pg);
+	} else {
+		log_info("coordination disabled: this node owns every task; no database used");
+		n.state = NODE_RUNNING;
+		n.owned = cfg->total_tokens;
+		memset(n.mine, 1, (size_t)cfg->total_tokens);
+		/* Keep the loop alive until a signal arrives. */
+		uv_ref((uv_handle_t *)&n.sigterm);
+	}
+	uv_run(&loop, UV_RUN_DEFAULT);
+	rc = n.exit_code;
+	log_info("stopped (exit %d)", rc);
+cleanup:
+	if (n.open_handles > 0 && !n.stopping) {
+		node_shutdown(&n, rc);
+		uv_run(&loop, UV_RUN_DEFAULT);
+	}
+	uv_loop_close(&loop);
+	leader_free(&n.leader_state);
+	store_free(&n.sql);
+	free(n.mine);
+	return rc;
+}

@@ -1,0 +1,98 @@
+/* node.h: one jobsync node: the loop, its connection, membership, leadership, tokens. */
+#ifndef JOBSYNC_NODE_H
+#define JOBSYNC_NODE_H
+
+#include <stdbool.h>
+#include <stdint.h>
+
+#include <uv.h>
+
+#include "config/config.h"
+#include "supervisor/leader.h"
+#include "supervisor/pg.h"
+#include "supervisor/store.h"
+
+enum node_state {
+	NODE_STARTING,   /* connecting, creating the schema, registering */
+	NODE_COLD_START, /* registered, waiting for a first distribution */
+	NODE_RUNNING,    /* registered and owning tokens */
+	NODE_FENCED,     /* heartbeat stale: not acting as an owner (G4) */
+	NODE_DRAINING,   /* leaving: releasing tokens */
+	NODE_STOPPED,
+};
+
+/* Steps run in order after every (re)connect. */
+enum node_setup {
+	SETUP_SCHEMA,
+	SETUP_META,
+	SETUP_SESSION,
+	SETUP_LISTEN,
+	SETUP_REGISTER,
+	SETUP_LOCKS,
+	SETUP_DONE,
+};
+
+struct node {
+	uv_loop_t *loop;
+	const struct config *cfg;
+	struct store sql;
+	struct pg_conn pg;
+	uv_signal_t sigterm, sigint, sighup;
+	uv_timer_t hb_timer;      /* heartbeat every interval */
+	uv_timer_t fence_timer;   /* fires when the heartbeat has been stale too long */
+	uv_timer_t leader_timer;  /* leader duties, at most every second */
+	uv_timer_t leave_timer;   /* bound on the graceful leave */
+	int open_handles;
+
+	enum node_state state;
+	enum node_setup setup;
+	bool schema_ready, registered, locks_written;
+	char incarnation[33];
+	char host[256];
+	int session_key;
+	bool session_locked;
+	uint64_t rng;
+
+	/* heartbeat and self-fencing */
+	bool hb_inflight;
+	uint64_t hb_sent_ms;
+	uint64_t hb_ok_ms;        /* send time of the last successful heartbeat */
+
+	/* leadership, as last seen */
+	bool is_leader;
+	int64_t term;
+	char leader[128];
+
+	/* tokens this node owns */
+	uint8_t *mine;            /* [total_tokens] */
+	int owned;
+	int64_t token_version;    /* -1 = fetch everything */
+	bool fetch_inflight, fetch_again;
+	bool tokens_received;
+
+	struct leader leader_state;
+
+	int exit_code;
+	bool stopping;
+	bool pg_open;             /* pg_init succeeded: pg must be closed */
+};
+
+/* Run a node until it stops; returns the process exit code. */
+int node_run(const struct config *cfg);
+
+/* Monotonic milliseconds of the loop. */
+uint64_t node_now_ms(const struct node *n);
+
+/* Ask the node to stop with the given exit code (closes every handle). */
+void node_shutdown(struct node *n, int code);
+
+/* The heartbeat timeout as a text parameter, in seconds. */
+const char *node_timeout_param(const struct node *n, char *buf, size_t len);
+
+/* Tokens changed: fetch this node's tokens newer than the version it has. */
+void node_fetch_tokens(struct node *n);
+
+/* Apply a heartbeat or claim result: leadership as the database sees it. */
+void node_set_leader(struct node *n, bool me, int64_t term, const char *leader);
+
+#endif

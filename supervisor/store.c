@@ -1,0 +1,165 @@
+/* store.c: the SQL of membership, leadership, token distribution and locks. */
+#include "supervisor/store.h"
+
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "supervisor/schema.h"
+
+#define STR_(x) #x
+#define STR(x) STR_(x)
+
+/*
+ * A node is alive when its heartbeat is fresh, it is not draining, and (when
+ * it registered a session key) its database session still holds the advisory
+ * lock: a crashed process loses its session at once, long before its
+ * heartbeat times out. $T is replaced by the timeout parameter's number.
+ */
+#define ALIVE(n, T)                                                              \
+	"(" n ".last_heartbeat > now() - make_interval(secs => " T ")"           \
+	" AND NOT " n ".draining AND (" n ".session_key IS NULL OR EXISTS ("      \
+	"SELECT 1 FROM pg_locks l WHERE l.locktype = 'advisory'"                  \
+	" AND l.database = (SELECT oid FROM pg_database WHERE datname = current_database())" \
+	" AND l.classid = " STR(STORE_SESSION_LOCK_CLASS)                          \
+	" AND l.objid = " n ".session_key::oid AND l.objsubid = 2 AND l.granted)))"
+
+static const char *const templates[STORE_NSTMT] = {
+	[STORE_META] = "SELECT total_tokens, hash, schema_version, term, token_version"
+		       " FROM @meta WHERE id = 1",
+
+	[STORE_SESSION_LOCK] = "SELECT pg_try_advisory_lock("
+			       STR(STORE_SESSION_LOCK_CLASS) ", $1::int)",
+
+	/* Take over a name only from a dead or sessionless previous incarnation. */
+	[STORE_REGISTER] =
+		"INSERT INTO @node AS n (name, incarnation, created_on, last_heartbeat,"
+		" site, host, pid, version, session_key, draining)"
+		" VALUES ($1, $2, clock_timestamp(), now(), $3, $4, $5::int, $6, $7::int, false)"
+		" ON CONFLICT (name) DO UPDATE SET incarnation = EXCLUDED.incarnation,"
+		" created_on = EXCLUDED.created_on, last_heartbeat = EXCLUDED.last_heartbeat,"
+		" site = EXCLUDED.site, host = EXCLUDED.host, pid = EXCLUDED.pid,"
+		" version = EXCLUDED.version, session_key = EXCLUDED.session_key, draining = false"
+		" WHERE NOT " ALIVE("n", "$8::float8")
+		" RETURNING incarnation, pg_notify($9, 'join')",
+
+	[STORE_HEARTBEAT] =
+		"WITH hb AS (UPDATE @node SET last_heartbeat = now(), session_key = $3::int"
+		" WHERE name = $1 AND incarnation = $2 RETURNING 1)"
+		" SELECT (SELECT count(*) FROM hb), m.term, m.leader_node, m.leader_incarnation,"
+		" m.token_version, (SELECT n.incarnation FROM @node n WHERE "
+		ALIVE("n", "$4::float8")
+		" ORDER BY n.created_on, n.name LIMIT 1)"
+		" FROM @meta m WHERE m.id = 1",
+
+	/* Become leader only if this incarnation is the oldest live node. */
+	[STORE_CLAIM_LEADER] =
+		"UPDATE @meta SET term = term + 1, leader_node = $1, leader_incarnation = $2,"
+		" leader_since = now()"
+		" WHERE id = 1 AND leader_incarnation IS DISTINCT FROM $2"
+		" AND (SELECT n.incarnation FROM @node n WHERE " ALIVE("n", "$3::float8")
+		" ORDER BY n.created_on, n.name LIMIT 1) = $2"
+		" RETURNING term",
+
+	/*
+	 * Leader's look at the cluster: remove nodes past the heartbeat timeout
+	 * (releasing their unaudited claims), expire locks, and list live (L),
+	 * removed (D) and present-but-not-alive (Z) nodes, plus a fingerprint of
+	 * the lock table (F).
+	 */
+	[STORE_INSPECT] =
+		"WITH dead AS (DELETE FROM @node n"
+		" WHERE n.last_heartbeat < now() - make_interval(secs => $1::float8)"
+		" RETURNING n.name),"
+		" rel AS (DELETE FROM @claim c USING dead WHERE c.node = dead.name"
+		" AND NOT EXISTS (SELECT 1 FROM @audit a WHERE a.item = c.item AND a.date = c.date)"
+		" RETURNING 1),"
+		" exp AS (DELETE FROM @lock WHERE expires_at < now() RETURNING 1)"
+		" SELECT 'L', n.name FROM @node n WHERE " ALIVE("n", "$1::float8")
+		" AND n.name NOT IN (SELECT name FROM dead)"
+		" UNION ALL SELECT 'D', name FROM dead"
+		" UNION ALL SELECT 'Z', n.name FROM @node n WHERE NOT " ALIVE("n", "$1::float8")
+		" AND n.name NOT IN (SELECT name FROM dead)"
+		" UNION ALL SELECT 'F', (SELECT count(*) FROM @lock WHERE expires_at IS NULL"
+		" OR expires_at >= now())::text || '/' || coalesce((SELECT max(created_at)::text"
+		" FROM @lock), '') || '/' || (SELECT count(*) FROM exp)::text"
+		" || '/' || (SELECT count(*) FROM rel)::text",
+
+	[STORE_LOAD_TOKENS] = "SELECT token_id, node FROM @token ORDER BY token_id",
+
+	[STORE_LOAD_LOCKS] = "SELECT token_id, node_pattern FROM @lock"
+			     " WHERE expires_at IS NULL OR expires_at >= now()",
+
+	/*
+	 * Write a distribution, fenced by the term (G5): nothing is written
+	 * unless this incarnation still leads in term $1.
+	 * $1 term $2 inc $3 token ids $4 owners $5 reason $6 leader name
+	 * $7 nodes before $8 nodes after $9 moved $10 duration ms $11 channel
+	 */
+	[STORE_COMMIT] =
+		"WITH m AS (SELECT id FROM @meta WHERE id = 1 AND term = $1::bigint"
+		" AND leader_incarnation = $2 FOR UPDATE),"
+		" v AS (UPDATE @meta SET token_version = token_version + 1"
+		" WHERE id IN (SELECT id FROM m) RETURNING token_version),"
+		" u AS (UPDATE @token t SET node = x.node, assigned_at = now(),"
+		" version = v.token_version FROM unnest($3::int[], $4::text[]) AS x(id, node), v"
+		" WHERE t.token_id = x.id RETURNING 1),"
+		" r AS (INSERT INTO @rebalance (trigger_reason, leader_node, nodes_before,"
+		" nodes_after, tokens_moved, duration_ms, term, token_version)"
+		" SELECT $5, $6, $7::int, $8::int, $9::int, $10::int, $1::bigint, v.token_version"
+		" FROM v RETURNING 1)"
+		" SELECT v.token_version, (SELECT count(*) FROM u), (SELECT count(*) FROM r),"
+		" pg_notify($11, 'tokens ' || v.token_version) FROM v",
+
+	[STORE_FETCH_MINE] =
+		"SELECT t.token_id, t.node IS NOT DISTINCT FROM $1, m.token_version"
+		" FROM @meta m LEFT JOIN @token t ON t.version > $2::bigint WHERE m.id = 1",
+
+	[STORE_LEAVE] =
+		"WITH d AS (DELETE FROM @node WHERE name = $1 AND incarnation = $2 RETURNING name),"
+		" t AS (UPDATE @token SET node = NULL WHERE node = $1"
+		" AND EXISTS (SELECT 1 FROM d) RETURNING 1),"
+		" c AS (DELETE FROM @claim cl WHERE cl.node = $1 AND EXISTS (SELECT 1 FROM d)"
+		" AND NOT EXISTS (SELECT 1 FROM @audit a WHERE a.item = cl.item AND a.date = cl.date)"
+		" RETURNING 1),"
+		" l AS (UPDATE @meta SET leader_node = NULL, leader_incarnation = NULL"
+		" WHERE id = 1 AND leader_incarnation = $2 RETURNING 1)"
+		" SELECT (SELECT count(*) FROM d), (SELECT count(*) FROM t),"
+		" (SELECT count(*) FROM l), pg_notify($3, 'leave')",
+
+	[STORE_LOCKS_CLEAR] = "DELETE FROM @lock WHERE created_by = $1",
+
+	[STORE_LOCKS_PUT] =
+		"WITH ins AS (INSERT INTO @lock (token_id, node_pattern, reason, created_by,"
+		" expires_at, task)"
+		" SELECT x.token, x.pattern, x.reason, $6,"
+		" CASE WHEN x.days > 0 THEN now() + make_interval(days => x.days) END, x.task"
+		" FROM unnest($1::int[], $2::text[], $3::text[], $4::text[], $5::int[])"
+		" AS x(token, pattern, reason, task, days)"
+		" ON CONFLICT (token_id, node_pattern) DO UPDATE SET reason = EXCLUDED.reason,"
+		" created_by = EXCLUDED.created_by, expires_at = EXCLUDED.expires_at,"
+		" task = EXCLUDED.task RETURNING 1)"
+		" SELECT (SELECT count(*) FROM ins), pg_notify($7, 'lock')",
+};
+
+int store_init(struct store *s, const char *prefix)
+{
+	memset(s, 0, sizeof *s);
+	for (int i = 0; i < STORE_NSTMT; i++)
+		if (!(s->sql[i] = schema_expand(templates[i], prefix)))
+			return -1;
+	snprintf(s->channel, sizeof s->channel, "%sevents", prefix);
+	s->listen = malloc(strlen(s->channel) + 8);
+	if (!s->listen)
+		return -1;
+	sprintf(s->listen, "LISTEN %s", s->channel);
+	return 0;
+}
+
+void store_free(struct store *s)
+{
+	for (int i = 0; i < STORE_NSTMT; i++)
+		free(s->sql[i]);
+	free(s->listen);
+	memset(s, 0, sizeof *s);
+}

@@ -1,0 +1,35 @@
+/* store.h: every SQL statement the daemon sends, named, expanded for one prefix. */
+#ifndef JOBSYNC_STORE_H
+#define JOBSYNC_STORE_H
+
+/* Advisory lock namespace (classid) of the per-session liveness lock. */
+#define STORE_SESSION_LOCK_CLASS 7365330
+
+enum store_stmt {
+	STORE_META,          /* -> total_tokens, hash, schema_version, term, token_version */
+	STORE_SESSION_LOCK,  /* $1 key -> locked bool */
+	STORE_REGISTER,      /* $1 name $2 inc $3 site $4 host $5 pid $6 version $7 key $8 timeout $9 channel -> incarnation */
+	STORE_HEARTBEAT,     /* $1 name $2 inc $3 key $4 timeout -> ok, term, leader_node, leader_inc, token_version, oldest_inc */
+	STORE_CLAIM_LEADER,  /* $1 name $2 inc $3 timeout -> term */
+	STORE_INSPECT,       /* $1 timeout -> rows (kind L|D|Z|F, value) */
+	STORE_LOAD_TOKENS,   /* -> token_id, node */
+	STORE_LOAD_LOCKS,    /* -> token_id, node_pattern */
+	STORE_COMMIT,        /* see store.c -> token_version, updated */
+	STORE_FETCH_MINE,    /* $1 name $2 since_version -> token_id, mine bool, meta token_version */
+	STORE_LEAVE,         /* $1 name $2 inc $3 channel -> deleted, released */
+	STORE_LOCKS_CLEAR,   /* $1 created_by */
+	STORE_LOCKS_PUT,     /* $1 tokens int[] $2 patterns text[] $3 reasons text[] $4 tasks text[] $5 expires_days int[] $6 created_by $7 channel */
+	STORE_NSTMT
+};
+
+struct store {
+	char *sql[STORE_NSTMT];
+	char *listen;        /* LISTEN <prefix>events */
+	char channel[64];    /* <prefix>events */
+};
+
+/* Expand every statement for prefix (already validated). Returns 0 or -1. */
+int store_init(struct store *s, const char *prefix);
+void store_free(struct store *s);
+
+#endif
