@@ -1,6 +1,8 @@
 /* pg.c: libpq driven by libuv: non-blocking connect, queries, notifies, reconnect. */
 #include "supervisor/pg.h"
 
+#include <arpa/inet.h>
+#include <netinet/in.h>
 #include <stdlib.h>
 #include <string.h>
 #include <time.h>
@@ -168,11 +170,10 @@ int pg_init(struct pg_conn *c, uv_loop_t *loop, const char *conninfo,
 	return 0;
 }
 
-void pg_start(struct pg_conn *c)
+/* Start libpq's non-blocking connect with conninfo (already resolved). */
+static void pg_connect_begin(struct pg_conn *c, const char *conninfo)
 {
-	if (c->state == PG_CLOSING)
-		return;
-	c->conn = PQconnectStart(c->conninfo);
+	c->conn = PQconnectStart(conninfo);
 	if (!c->conn) {
 		pg_fail(c, "out of memory");
 		return;
@@ -181,9 +182,117 @@ void pg_start(struct pg_conn *c)
 		pg_fail(c, PQerrorMessage(c->conn));
 		return;
 	}
+	pg_connect_step(c);
+}
+
+/* Append key='value' (quoted for conninfo) to buf; false if it does not fit. */
+static bool conninfo_append(char *buf, size_t cap, const char *key, const char *val)
+{
+	size_t at = strlen(buf);
+	int n = snprintf(buf + at, cap - at, "%s%s='", at ? " " : "", key);
+	if (n < 0 || (size_t)n >= cap - at)
+		return false;
+	at += (size_t)n;
+	for (const char *v = val; *v; v++) {
+		if (at + 3 >= cap)
+			return false;
+		if (*v == '\\' || *v == '\'')
+			buf[at++] = '\\';
+		buf[at++] = *v;
+	}
+	if (at + 2 >= cap)
+		return false;
+	buf[at++] = '\'';
+	buf[at] = '\0';
+	return true;
+}
+
+static void on_resolved(uv_getaddrinfo_t *req, int status, struct addrinfo *res)
+{
+	struct pg_conn *c = req->data;
+	char ip[INET6_ADDRSTRLEN] = "";
+	c->resolving = false;
+	if (c->state != PG_CONNECTING) {
+		uv_freeaddrinfo(res);
+		return;
+	}
+	if (status == 0 && res) {
+		const void *addr = res->ai_family == AF_INET6
+			? (const void *)&((struct sockaddr_in6 *)res->ai_addr)->sin6_addr
+			: (const void *)&((struct sockaddr_in *)res->ai_addr)->sin_addr;
+		uv_inet_ntop(res->ai_family, addr, ip, sizeof ip);
+	}
+	uv_freeaddrinfo(res);
+	if (!*ip) {
+		char why[256];
+		snprintf(why, sizeof why, "cannot resolve the database host: %s",
+			 status ? uv_strerror(status) : "no address");
+		pg_fail(c, why);
+		return;
+	}
+	size_t cap = strlen(c->resolved) + strlen(ip) + 16;
+	char *full = malloc(cap);
+	if (!full) {
+		pg_fail(c, "out of memory");
+		return;
+	}
+	snprintf(full, cap, "%s", c->resolved);
+	conninfo_append(full, cap, "hostaddr", ip);
+	pg_connect_begin(c, full);
+	free(full);
+}
+
+/*
+ * libpq resolves host names with a blocking getaddrinfo() inside
+ * PQconnectPoll. For a single host name without hostaddr, resolve it with
+ * uv_getaddrinfo on the thread pool and pass hostaddr= as well. Returns true
+ * when a lookup was started.
+ */
+static bool pg_resolve_host(struct pg_conn *c)
+{
+	PQconninfoOption *opts = PQconninfoParse(c->conninfo, NULL), *o;
+	const char *host = NULL, *hostaddr = NULL;
+	bool started = false;
+	size_t cap = strlen(c->conninfo) * 2 + 64;
+
+	if (!opts)
+		return false;
+	for (o = opts; o->keyword; o++) {
+		if (o->val && !strcmp(o->keyword, "host"))
+			host = o->val;
+		if (o->val && !strcmp(o->keyword, "hostaddr"))
+			hostaddr = o->val;
+	}
+	struct in6_addr tmp;
+	if (!host || !*host || hostaddr || host[0] == '/' || host[0] == '@' || strchr(host, ',') ||
+	    uv_inet_pton(AF_INET, host, &tmp) == 0 || uv_inet_pton(AF_INET6, host, &tmp) == 0)
+		goto cleanup;
+	free(c->resolved);
+	c->resolved = calloc(1, cap);
+	if (!c->resolved)
+		goto cleanup;
+	for (o = opts; o->keyword; o++)
+		if (o->val && !conninfo_append(c->resolved, cap, o->keyword, o->val))
+			goto cleanup;
+	c->resolver.data = c;
+	struct addrinfo hints = {.ai_socktype = SOCK_STREAM};
+	started = uv_getaddrinfo(c->loop, &c->resolver, on_resolved, host, NULL, &hints) == 0;
+	c->resolving = started;
+cleanup:
+	PQconninfoFree(opts);
+	return started;
+}
+
+void pg_start(struct pg_conn *c)
+{
+	if (c->state == PG_CLOSING)
+		return;
 	c->state = PG_CONNECTING;
 	uv_timer_start(&c->timer, on_connect_deadline, (uint64_t)c->connect_timeout_ms, 0);
-	pg_connect_step(c);
+	if (c->resolving)
+		return; /* an earlier lookup is still running; it continues this attempt */
+	if (!pg_resolve_host(c))
+		pg_connect_begin(c, c->conninfo);
 }
 
 /* One PQconnectPoll step; wait for the socket state it asks for. */
@@ -377,9 +486,12 @@ void pg_close(struct pg_conn *c, void (*cb)(struct pg_conn *c))
 		PQfinish(c->conn);
 		c->conn = NULL;
 	}
+	if (c->resolving)
+		uv_cancel((uv_req_t *)&c->resolver);
 	free(c->conninfo);
 	free(c->label);
-	c->conninfo = c->label = NULL;
+	free(c->resolved);
+	c->conninfo = c->label = c->resolved = NULL;
 	uv_close((uv_handle_t *)&c->timer, handle_closed);
 	uv_close((uv_handle_t *)&c->qtimer, handle_closed);
 }

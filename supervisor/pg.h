@@ -37,6 +37,9 @@ struct pg_conn {
 	int poll_events;
 	uv_timer_t timer;            /* connect deadline, then reconnect delay */
 	uv_timer_t qtimer;           /* deadline of the query in flight */
+	uv_getaddrinfo_t resolver;   /* host name lookup off the loop */
+	bool resolving;
+	char *resolved;              /* conninfo with hostaddr= added, for this attempt */
 	enum pg_state state;
 	struct pg_query *head, *tail;
 	bool inflight;

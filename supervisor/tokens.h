@@ -38,6 +38,10 @@ struct tokens_plan {
  * tokens); unlocked tokens are balanced to within one across all nodes with
  * the fewest possible moves. Deterministic for equal inputs. Returns 0, or -1
  * on allocation failure. Free with tokens_plan_free().
+ * Owner indices outside [0, nnodes) are read as -1 (departed), so such a token
+ * that stays unowned is not counted in moved; lock entries whose token is
+ * outside [0, total) or whose pattern is NULL are ignored. Node names are
+ * expected to be unique; ties are broken by strcmp order of the names.
  */
 int tokens_plan(const struct tokens_input *in, struct tokens_plan *out);
 void tokens_plan_free(struct tokens_plan *plan);
