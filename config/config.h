@@ -6,6 +6,10 @@
 #include <stddef.h>
 #include <stdio.h>
 
+/* Entries of the key table (config/schema.h): global keys, then [lock.NAME] keys. */
+#define CONFIG_NKEYS 23
+#define CONFIG_LOCK_NKEYS 5
+
 /* One [lock.NAME] section: pin the tokens of some tasks to nodes matching a pattern. */
 struct config_lock {
 	char *name;        /* NAME of [lock.NAME] */
@@ -17,6 +21,7 @@ struct config_lock {
 	char *reason;      /* free text, default "" */
 	int expires_days;  /* 0 = never */
 	int line;          /* line of the section header, for messages */
+	int key_line[CONFIG_LOCK_NKEYS]; /* line of each lock key, 0 = unset, < 0 = rejected */
 };
 
 enum log_format { LOG_FORMAT_TEXT, LOG_FORMAT_JSON };
@@ -55,6 +60,9 @@ struct config {
 	/* [lock.NAME] sections, in file order */
 	struct config_lock *locks;
 	size_t nlocks;
+
+	/* line each global key of the table was set on (0 = default, -line = value rejected) */
+	int key_line[CONFIG_NKEYS];
 };
 
 /* One problem found while loading, reported as "FILE:LINE: message". */
@@ -69,18 +77,21 @@ struct config_errors {
 	size_t n;
 };
 
-/* Fill *cfg with defaults (node = host name given by caller, may be NULL). */
+/* Fill *cfg with defaults (node = gethostname()); overwrites *cfg without freeing it. */
 void config_defaults(struct config *cfg);
 
 /*
  * Parse the INI text read from fp (named path in messages) into *cfg, on top of
  * defaults, expand ${VAR} and ${VAR:-default} from the environment, then
  * validate. Every problem is appended to *errs. Returns 0 when errs is empty.
+ * *cfg must be zeroed ({0}) or hold a config (config_defaults() or an earlier
+ * load): it is freed and reset to defaults first, and must be released with
+ * config_free() afterwards, even on error.
  */
 int config_parse_file(FILE *fp, const char *path, struct config *cfg,
 		      struct config_errors *errs);
 
-/* Open and parse path; an unreadable file is reported in *errs. */
+/* Open and parse path as config_parse_file(); an unreadable file is reported in *errs. */
 int config_load(const char *path, struct config *cfg, struct config_errors *errs);
 
 /* Cross-key checks (timings, prefix); appends to *errs; returns 0 if none. */
@@ -94,6 +105,13 @@ void config_sample(FILE *out);
 
 /* Write the key reference as a Markdown table (for the README). */
 void config_reference_md(FILE *out);
+
+/* Append one error (printf format); file may be NULL for "". */
+void config_error_add(struct config_errors *errs, const char *file, int line,
+		      const char *fmt, ...) __attribute__((format(printf, 4, 5)));
+
+/* Write every error as "FILE:LINE: message" (or "FILE: message"), one a line. */
+void config_errors_print(const struct config_errors *errs, FILE *out);
 
 void config_free(struct config *cfg);
 void config_errors_free(struct config_errors *errs);

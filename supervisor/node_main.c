@@ -40,16 +40,6 @@ static bool valid_date(const char *s)
 	       back.tm_mon == tm.tm_mon && back.tm_year == tm.tm_year;
 }
 
-static void print_errors(const struct config_errors *errs)
-{
-	for (size_t i = 0; i < errs->n; i++) {
-		if (errs->v[i].line > 0)
-			fprintf(stderr, "%s:%d: %s\n", errs->v[i].file, errs->v[i].line, errs->v[i].msg);
-		else
-			fprintf(stderr, "%s: %s\n", errs->v[i].file, errs->v[i].msg);
-	}
-}
-
 int cli_run_main(int argc, char **argv)
 {
 	static const struct option opts[] = {
@@ -91,7 +81,7 @@ int cli_run_main(int argc, char **argv)
 		config_validate(&cfg, &errs);
 	}
 	if (errs.n > 0) {
-		print_errors(&errs);
+		config_errors_print(&errs, stderr);
 		config_errors_free(&errs);
 		config_free(&cfg);
 		return EXIT_CONFIG;
