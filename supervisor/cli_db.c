@@ -110,13 +110,7 @@ int cli_config_load(const char *path, struct config *cfg)
 	memset(cfg, 0, sizeof *cfg);
 	if (config_load(path, cfg, &errs) == 0 && errs.n == 0)
 		return 0;
-	for (size_t i = 0; i < errs.n; i++) {
-		const struct config_error *e = &errs.v[i];
-		if (e->line > 0)
-			fprintf(stderr, "%s:%d: %s\n", e->file ? e->file : path, e->line, e->msg);
-		else
-			fprintf(stderr, "%s: %s\n", e->file ? e->file : path, e->msg);
-	}
+	config_errors_print(&errs, stderr);
 	if (errs.n == 0)
 		fprintf(stderr, "%s: invalid configuration\n", path);
 	config_errors_free(&errs);

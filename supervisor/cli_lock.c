@@ -1,6 +1,7 @@
 /* cli_lock.c: `jobsync lock add|list|clear`: pin tokens to nodes whose name matches a LIKE pattern. */
 #include <getopt.h>
 #include <stdbool.h>
+#include <pwd.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -178,7 +179,10 @@ static int lock_insert(struct cli_db *db, const struct lock_args *a, int total, 
 	struct lock_buf toks = {0}, ids = {0};
 	int rc = 0;
 	if (!a->creator) {
+		const struct passwd *pw = getpwuid(getuid());
 		const char *user = getenv("USER");
+		if ((!user || !*user) && pw)
+			user = pw->pw_name;
 		if (gethostname(host, sizeof host) != 0)
 			snprintf(host, sizeof host, "localhost");
 		host[sizeof host - 1] = '\0';
