@@ -182,10 +182,10 @@ void leader_tick(struct node *n)
 		l->full_ms = now;
 		l->tokens_loaded = l->locks_loaded = false;
 	}
-	const char *p[] = {node_timeout_param(n, tbuf, sizeof tbuf)};
+	const char *p[] = {node_timeout_param(n, tbuf, sizeof tbuf), node_session_param(n)};
 	l->busy = true;
 	l->pass_ms = now;
-	if (pg_query(&n->pg, n->sql.sql[STORE_INSPECT], 1, p, on_inspect, n) < 0)
+	if (pg_query(&n->pg, n->sql.sql[STORE_INSPECT], 2, p, on_inspect, n) < 0)
 		l->busy = false;
 }
 

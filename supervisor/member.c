@@ -84,8 +84,8 @@ static void on_heartbeat(struct pg_conn *c, const PGresult *res, void *arg)
 	node_set_leader(n, me, term, leader);
 	if (!me && !strcmp(PQgetvalue(res, 0, 5), n->incarnation)) {
 		const char *p[] = {n->cfg->node, n->incarnation,
-				   node_timeout_param(n, tbuf, sizeof tbuf)};
-		pg_query(&n->pg, n->sql.sql[STORE_CLAIM_LEADER], 3, p, on_claim_leader, n);
+				   node_timeout_param(n, tbuf, sizeof tbuf), node_session_param(n)};
+		pg_query(&n->pg, n->sql.sql[STORE_CLAIM_LEADER], 4, p, on_claim_leader, n);
 	}
 	if (atoll(PQgetvalue(res, 0, 4)) != n->token_version)
 		node_fetch_tokens(n);
@@ -98,9 +98,9 @@ void member_heartbeat(struct node *n)
 		return;
 	snprintf(key, sizeof key, "%d", n->session_key);
 	const char *p[] = {n->cfg->node, n->incarnation, n->session_locked ? key : NULL,
-			   node_timeout_param(n, tbuf, sizeof tbuf)};
+			   node_timeout_param(n, tbuf, sizeof tbuf), node_session_param(n)};
 	n->hb_sent_ms = node_now_ms(n);
-	if (pg_query(&n->pg, n->sql.sql[STORE_HEARTBEAT], 4, p, on_heartbeat, n) == 0)
+	if (pg_query(&n->pg, n->sql.sql[STORE_HEARTBEAT], 5, p, on_heartbeat, n) == 0)
 		n->hb_inflight = true;
 }
 

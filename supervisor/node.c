@@ -29,6 +29,12 @@ const char *node_timeout_param(const struct node *n, char *buf, size_t len)
 	return buf;
 }
 
+const char *node_session_param(const struct node *n)
+{
+	uint64_t grace = (uint64_t)n->cfg->heartbeat_interval_sec * 1000 + 2000;
+	return node_now_ms(n) - n->connected_ms >= grace ? "true" : "false";
+}
+
 void node_set_leader(struct node *n, bool me, int64_t term, const char *leader)
 {
 	if (strcmp(n->leader, leader) != 0 || n->term != term)
@@ -297,8 +303,9 @@ static void setup_next(struct node *n)
 		const char *p[] = {cfg->node, n->incarnation, cfg->site ? cfg->site : "",
 				   n->host, pid, JOBSYNC_VERSION,
 				   n->session_locked ? key : NULL,
-				   node_timeout_param(n, tbuf, sizeof tbuf), n->sql.channel};
-		rc = pg_query(&n->pg, n->sql.sql[STORE_REGISTER], 9, p, on_register, n);
+				   node_timeout_param(n, tbuf, sizeof tbuf), n->sql.channel,
+				   node_session_param(n)};
+		rc = pg_query(&n->pg, n->sql.sql[STORE_REGISTER], 10, p, on_register, n);
 		break;
 	}
 	case SETUP_LOCKS:
@@ -326,6 +333,7 @@ static void on_connected(struct pg_conn *c, void *ud)
 {
 	struct node *n = ud;
 	(void)c;
+	n->connected_ms = node_now_ms(n);
 	n->setup = n->schema_ready ? SETUP_SESSION : SETUP_SCHEMA;
 	setup_next(n);
 }

@@ -57,6 +57,7 @@ struct node {
 	bool hb_inflight;
 	uint64_t hb_sent_ms;
 	uint64_t hb_ok_ms;        /* send time of the last successful heartbeat */
+	uint64_t connected_ms;    /* when the current connection was made */
 
 	/* leadership, as last seen */
 	bool is_leader;
@@ -88,6 +89,13 @@ void node_shutdown(struct node *n, int code);
 
 /* The heartbeat timeout as a text parameter, in seconds. */
 const char *node_timeout_param(const struct node *n, char *buf, size_t len);
+
+/*
+ * "true" when liveness may count on session locks: not within a grace period
+ * (one heartbeat interval plus 2 s) after this node (re)connected, because a
+ * database restart ends every node's session at once.
+ */
+const char *node_session_param(const struct node *n);
 
 /* Tokens changed: fetch this node's tokens newer than the version it has. */
 void node_fetch_tokens(struct node *n);

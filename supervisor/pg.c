@@ -94,6 +94,16 @@ static void fail_queries(struct pg_conn *c)
 	}
 }
 
+/* Server notices (e.g. "terminating connection") go to the log, not raw stderr. */
+static void on_notice(void *arg, const char *message)
+{
+	struct pg_conn *c = arg;
+	char msg[512];
+	snprintf(msg, sizeof msg, "%s", message);
+	msg[strcspn(msg, "\n")] = '\0';
+	log_debug("database %s: %s", c->label, msg);
+}
+
 static void on_reconnect_timer(uv_timer_t *t)
 {
 	struct pg_conn *c = t->data;
@@ -182,6 +192,7 @@ static void pg_connect_begin(struct pg_conn *c, const char *conninfo)
 		pg_fail(c, PQerrorMessage(c->conn));
 		return;
 	}
+	PQsetNoticeProcessor(c->conn, on_notice, c);
 	pg_connect_step(c);
 }
 

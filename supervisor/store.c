@@ -14,11 +14,13 @@
  * A node is alive when its heartbeat is fresh, it is not draining, and (when
  * it registered a session key) its database session still holds the advisory
  * lock: a crashed process loses its session at once, long before its
- * heartbeat times out. $T is replaced by the timeout parameter's number.
+ * heartbeat times out. T is the timeout parameter; S (a boolean parameter)
+ * turns the session check off for a grace period after this node (re)connects,
+ * since a database restart ends every session at once.
  */
-#define ALIVE(n, T)                                                              \
+#define ALIVE(n, T, S)                                                           \
 	"(" n ".last_heartbeat > now() - make_interval(secs => " T ")"           \
-	" AND NOT " n ".draining AND (" n ".session_key IS NULL OR EXISTS ("      \
+	" AND NOT " n ".draining AND (NOT " S " OR " n ".session_key IS NULL OR EXISTS (" \
 	"SELECT 1 FROM pg_locks l WHERE l.locktype = 'advisory'"                  \
 	" AND l.database = (SELECT oid FROM pg_database WHERE datname = current_database())" \
 	" AND l.classid = " STR(STORE_SESSION_LOCK_CLASS)                          \
@@ -40,7 +42,7 @@ static const char *const templates[STORE_NSTMT] = {
 		" created_on = EXCLUDED.created_on, last_heartbeat = EXCLUDED.last_heartbeat,"
 		" site = EXCLUDED.site, host = EXCLUDED.host, pid = EXCLUDED.pid,"
 		" version = EXCLUDED.version, session_key = EXCLUDED.session_key, draining = false"
-		" WHERE NOT " ALIVE("n", "$8::float8")
+		" WHERE NOT " ALIVE("n", "$8::float8", "$10::bool")
 		" RETURNING incarnation, pg_notify($9, 'join')",
 
 	[STORE_HEARTBEAT] =
@@ -48,7 +50,7 @@ static const char *const templates[STORE_NSTMT] = {
 		" WHERE name = $1 AND incarnation = $2 RETURNING 1)"
 		" SELECT (SELECT count(*) FROM hb), m.term, m.leader_node, m.leader_incarnation,"
 		" m.token_version, (SELECT n.incarnation FROM @node n WHERE "
-		ALIVE("n", "$4::float8")
+		ALIVE("n", "$4::float8", "$5::bool")
 		" ORDER BY n.created_on, n.name LIMIT 1)"
 		" FROM @meta m WHERE m.id = 1",
 
@@ -57,7 +59,7 @@ static const char *const templates[STORE_NSTMT] = {
 		"UPDATE @meta SET term = term + 1, leader_node = $1, leader_incarnation = $2,"
 		" leader_since = now()"
 		" WHERE id = 1 AND leader_incarnation IS DISTINCT FROM $2"
-		" AND (SELECT n.incarnation FROM @node n WHERE " ALIVE("n", "$3::float8")
+		" AND (SELECT n.incarnation FROM @node n WHERE " ALIVE("n", "$3::float8", "$4::bool")
 		" ORDER BY n.created_on, n.name LIMIT 1) = $2"
 		" RETURNING term",
 
@@ -75,10 +77,10 @@ static const char *const templates[STORE_NSTMT] = {
 		" AND NOT EXISTS (SELECT 1 FROM @audit a WHERE a.item = c.item AND a.date = c.date)"
 		" RETURNING 1),"
 		" exp AS (DELETE FROM @lock WHERE expires_at < now() RETURNING 1)"
-		" SELECT 'L', n.name FROM @node n WHERE " ALIVE("n", "$1::float8")
+		" SELECT 'L', n.name FROM @node n WHERE " ALIVE("n", "$1::float8", "$2::bool")
 		" AND n.name NOT IN (SELECT name FROM dead)"
 		" UNION ALL SELECT 'D', name FROM dead"
-		" UNION ALL SELECT 'Z', n.name FROM @node n WHERE NOT " ALIVE("n", "$1::float8")
+		" UNION ALL SELECT 'Z', n.name FROM @node n WHERE NOT " ALIVE("n", "$1::float8", "$2::bool")
 		" AND n.name NOT IN (SELECT name FROM dead)"
 		" UNION ALL SELECT 'F', (SELECT count(*) FROM @lock WHERE expires_at IS NULL"
 		" OR expires_at >= now())::text || '/' || coalesce((SELECT max(created_at)::text"
