@@ -82,6 +82,7 @@ static void on_heartbeat(struct pg_conn *c, const PGresult *res, void *arg)
 	const char *leader = PQgetvalue(res, 0, 2);
 	bool me = !strcmp(PQgetvalue(res, 0, 3), n->incarnation);
 	node_set_leader(n, me, term, leader);
+	n->is_heir = !strcmp(PQgetvalue(res, 0, 6), n->incarnation);
 	if (!me && !strcmp(PQgetvalue(res, 0, 5), n->incarnation)) {
 		const char *p[] = {n->cfg->node, n->incarnation,
 				   node_timeout_param(n, tbuf, sizeof tbuf), node_session_param(n)};
@@ -109,9 +110,18 @@ static void on_hb_timer(uv_timer_t *t)
 	member_heartbeat(t->data);
 }
 
+/*
+ * Every second: the leader inspects the cluster, and the heir (second oldest)
+ * heartbeats, so that a crashed leader, whose session lock vanishes at once,
+ * is replaced within about a second whatever the heartbeat interval.
+ */
 static void on_leader_timer(uv_timer_t *t)
 {
-	leader_tick(t->data);
+	struct node *n = t->data;
+	if (n->leader_state.active)
+		leader_tick(n);
+	else if (n->is_heir)
+		member_heartbeat(n);
 }
 
 void member_start(struct node *n)

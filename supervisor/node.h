@@ -61,6 +61,7 @@ struct node {
 
 	/* leadership, as last seen */
 	bool is_leader;
+	bool is_heir;             /* second oldest: takes over if the leader dies */
 	int64_t term;
 	char leader[128];
 

@@ -51,7 +51,9 @@ static const char *const templates[STORE_NSTMT] = {
 		" SELECT (SELECT count(*) FROM hb), m.term, m.leader_node, m.leader_incarnation,"
 		" m.token_version, (SELECT n.incarnation FROM @node n WHERE "
 		ALIVE("n", "$4::float8", "$5::bool")
-		" ORDER BY n.created_on, n.name LIMIT 1)"
+		" ORDER BY n.created_on, n.name LIMIT 1),"
+		" (SELECT n.incarnation FROM @node n WHERE " ALIVE("n", "$4::float8", "$5::bool")
+		" ORDER BY n.created_on, n.name OFFSET 1 LIMIT 1)"
 		" FROM @meta m WHERE m.id = 1",
 
 	/* Become leader only if this incarnation is the oldest live node. */
