@@ -149,6 +149,8 @@ static void on_inspect(struct pg_conn *c, const PGresult *res, void *arg)
 				 n->cfg->heartbeat_timeout_sec);
 		} else if (kind == 'Z') {
 			l->nzombie++;
+		} else if (kind == 'E') {
+			node_watch_expiry(n, val);
 		} else if (kind == 'F' && strcmp(val, l->lock_fp) != 0) {
 			if (l->lock_fp[0])
 				l->lock_changed = true;

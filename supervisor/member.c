@@ -83,6 +83,8 @@ static void on_heartbeat(struct pg_conn *c, const PGresult *res, void *arg)
 	bool me = !strcmp(PQgetvalue(res, 0, 3), n->incarnation);
 	node_set_leader(n, me, term, leader);
 	n->is_heir = !strcmp(PQgetvalue(res, 0, 6), n->incarnation);
+	if (n->is_heir)
+		node_watch_expiry(n, PQgetvalue(res, 0, 7));
 	if (!me && !strcmp(PQgetvalue(res, 0, 5), n->incarnation)) {
 		const char *p[] = {n->cfg->node, n->incarnation,
 				   node_timeout_param(n, tbuf, sizeof tbuf), node_session_param(n)};
@@ -122,6 +124,20 @@ static void on_leader_timer(uv_timer_t *t)
 		leader_tick(n);
 	else if (n->is_heir)
 		member_heartbeat(n);
+}
+
+static void on_expiry_timer(uv_timer_t *t)
+{
+	on_leader_timer(t);
+}
+
+void node_watch_expiry(struct node *n, const char *sec)
+{
+	if (!sec || !*sec)
+		return;
+	double s = atof(sec);
+	uint64_t ms = s > 0 ? (uint64_t)(s * 1000.0) : 0;
+	uv_timer_start(&n->expiry_timer, on_expiry_timer, ms + 20, 0);
 }
 
 void member_start(struct node *n)
@@ -260,6 +276,7 @@ void member_leave(struct node *n)
 	uv_timer_stop(&n->hb_timer);
 	uv_timer_stop(&n->leader_timer);
 	uv_timer_stop(&n->fence_timer);
+	uv_timer_stop(&n->expiry_timer);
 	const char *p[] = {n->cfg->node, n->incarnation, n->sql.channel};
 	if (!n->registered ||
 	    pg_query(&n->pg, n->sql.sql[STORE_LEAVE], 3, p, on_leave, n) < 0) {

@@ -71,6 +71,7 @@ void node_shutdown(struct node *n, int code)
 		(uv_handle_t *)&n->sigterm, (uv_handle_t *)&n->sigint, (uv_handle_t *)&n->sighup,
 		(uv_handle_t *)&n->hb_timer, (uv_handle_t *)&n->fence_timer,
 		(uv_handle_t *)&n->leader_timer, (uv_handle_t *)&n->leave_timer,
+		(uv_handle_t *)&n->expiry_timer,
 	};
 	for (size_t i = 0; i < sizeof handles / sizeof handles[0]; i++)
 		uv_close(handles[i], on_closed);
@@ -370,12 +371,13 @@ static void init_handles(struct node *n)
 		uv_signal_start(sigs[i], on_signal, signums[i]);
 		uv_unref((uv_handle_t *)sigs[i]);
 	}
-	uv_timer_t *timers[] = {&n->hb_timer, &n->fence_timer, &n->leader_timer, &n->leave_timer};
-	for (int i = 0; i < 4; i++) {
+	uv_timer_t *timers[] = {&n->hb_timer, &n->fence_timer, &n->leader_timer, &n->leave_timer,
+				&n->expiry_timer};
+	for (int i = 0; i < 5; i++) {
 		uv_timer_init(n->loop, timers[i]);
 		timers[i]->data = n;
 	}
-	n->open_handles = 7;
+	n->open_handles = 8;
 }
 
 int node_run(const struct config *cfg)

@@ -42,6 +42,7 @@ struct node {
 	uv_timer_t fence_timer;   /* fires when the heartbeat has been stale too long */
 	uv_timer_t leader_timer;  /* leader duties, at most every second */
 	uv_timer_t leave_timer;   /* bound on the graceful leave */
+	uv_timer_t expiry_timer;  /* leader/heir: when the next heartbeat expires */
 	int open_handles;
 
 	enum node_state state;
@@ -100,6 +101,13 @@ const char *node_session_param(const struct node *n);
 
 /* Tokens changed: fetch this node's tokens newer than the version it has. */
 void node_fetch_tokens(struct node *n);
+
+/*
+ * Leader and heir: look again just after the next heartbeat expires (sec from
+ * now, a number as text, or NULL/empty for none), so a hung node is caught at
+ * the timeout rather than up to a tick later.
+ */
+void node_watch_expiry(struct node *n, const char *sec);
 
 /* Apply a heartbeat or claim result: leadership as the database sees it. */
 void node_set_leader(struct node *n, bool me, int64_t term, const char *leader);

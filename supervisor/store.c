@@ -53,7 +53,9 @@ static const char *const templates[STORE_NSTMT] = {
 		ALIVE("n", "$4::float8", "$5::bool")
 		" ORDER BY n.created_on, n.name LIMIT 1),"
 		" (SELECT n.incarnation FROM @node n WHERE " ALIVE("n", "$4::float8", "$5::bool")
-		" ORDER BY n.created_on, n.name OFFSET 1 LIMIT 1)"
+		" ORDER BY n.created_on, n.name OFFSET 1 LIMIT 1),"
+		" (SELECT extract(epoch FROM min(n.last_heartbeat) + make_interval(secs => $4::float8)"
+		" - now()) FROM @node n WHERE n.name <> $1 AND " ALIVE("n", "$4::float8", "$5::bool") ")"
 		" FROM @meta m WHERE m.id = 1",
 
 	/* Become leader only if this incarnation is the oldest live node. */
@@ -69,7 +71,7 @@ static const char *const templates[STORE_NSTMT] = {
 	 * Leader's look at the cluster: remove nodes past the heartbeat timeout
 	 * (releasing their unaudited claims), expire locks, and list live (L),
 	 * removed (D) and present-but-not-alive (Z) nodes, plus a fingerprint of
-	 * the lock table (F).
+	 * the lock table (F) and the seconds until the next heartbeat expires (E).
 	 */
 	[STORE_INSPECT] =
 		"WITH dead AS (DELETE FROM @node n"
@@ -87,7 +89,11 @@ static const char *const templates[STORE_NSTMT] = {
 		" UNION ALL SELECT 'F', (SELECT count(*) FROM @lock WHERE expires_at IS NULL"
 		" OR expires_at >= now())::text || '/' || coalesce((SELECT max(created_at)::text"
 		" FROM @lock), '') || '/' || (SELECT count(*) FROM exp)::text"
-		" || '/' || (SELECT count(*) FROM rel)::text",
+		" || '/' || (SELECT count(*) FROM rel)::text"
+		" UNION ALL SELECT 'E', extract(epoch FROM min(n.last_heartbeat)"
+		" + make_interval(secs => $1::float8) - now())::text FROM @node n"
+		" WHERE " ALIVE("n", "$1::float8", "$2::bool") " AND n.name NOT IN (SELECT name FROM dead)"
+		" HAVING count(*) > 0",
 
 	[STORE_LOAD_TOKENS] = "SELECT token_id, node FROM @token ORDER BY token_id",
 

@@ -9,9 +9,9 @@ enum store_stmt {
 	STORE_META,          /* -> total_tokens, hash, schema_version, term, token_version */
 	STORE_SESSION_LOCK,  /* $1 key -> locked bool */
 	STORE_REGISTER,      /* $1 name $2 inc $3 site $4 host $5 pid $6 version $7 key $8 timeout $9 channel $10 session check -> incarnation */
-	STORE_HEARTBEAT,     /* $1 name $2 inc $3 key $4 timeout $5 session check -> ok, term, leader_node, leader_inc, token_version, oldest_inc, heir_inc */
+	STORE_HEARTBEAT,     /* $1 name $2 inc $3 key $4 timeout $5 session check -> ok, term, leader_node, leader_inc, token_version, oldest_inc, heir_inc, next_expiry_sec */
 	STORE_CLAIM_LEADER,  /* $1 name $2 inc $3 timeout $4 session check -> term */
-	STORE_INSPECT,       /* $1 timeout $2 session check -> rows (kind L|D|Z|F, value) */
+	STORE_INSPECT,       /* $1 timeout $2 session check -> rows (kind L|D|Z|F|E, value) */
 	STORE_LOAD_TOKENS,   /* -> token_id, node */
 	STORE_LOAD_LOCKS,    /* -> token_id, node_pattern */
 	STORE_COMMIT,        /* see store.c -> token_version, updated */
