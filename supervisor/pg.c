@@ -110,15 +110,9 @@ static void on_reconnect_timer(uv_timer_t *t)
 	pg_start(c);
 }
 
-/* Tear down the session and schedule the next attempt after a backoff. */
-static void pg_fail(struct pg_conn *c, const char *why)
+/* Close the libpq connection and everything watching it. */
+static void drop_session(struct pg_conn *c)
 {
-	bool was_ready = c->state == PG_READY;
-	char msg[512];
-
-	snprintf(msg, sizeof msg, "%s", why && *why ? why : "connection lost");
-	msg[strcspn(msg, "\n")] = '\0';
-	dsn_scrub_message(msg, c->conninfo);
 	poll_drop(c);
 	uv_timer_stop(&c->qtimer);
 	if (c->result) {
@@ -129,6 +123,18 @@ static void pg_fail(struct pg_conn *c, const char *why)
 		PQfinish(c->conn);
 		c->conn = NULL;
 	}
+}
+
+/* Tear down the session and schedule the next attempt after a backoff. */
+static void pg_fail(struct pg_conn *c, const char *why)
+{
+	bool was_ready = c->state == PG_READY;
+	char msg[512];
+
+	snprintf(msg, sizeof msg, "%s", why && *why ? why : "connection lost");
+	msg[strcspn(msg, "\n")] = '\0';
+	dsn_scrub_message(msg, c->conninfo);
+	drop_session(c);
 	c->state = PG_BACKOFF;
 	c->backoff_ms = backoff_next_ms(c->backoff_ms, 200,
 					(uint64_t)c->reconnect_max_ms, &c->rng);
@@ -487,16 +493,8 @@ void pg_close(struct pg_conn *c, void (*cb)(struct pg_conn *c))
 {
 	c->state = PG_CLOSING;
 	c->closed_cb = cb;
-	poll_drop(c);
+	drop_session(c);
 	fail_queries(c);
-	if (c->result) {
-		PQclear(c->result);
-		c->result = NULL;
-	}
-	if (c->conn) {
-		PQfinish(c->conn);
-		c->conn = NULL;
-	}
 	if (c->resolving)
 		uv_cancel((uv_req_t *)&c->resolver);
 	free(c->conninfo);
