@@ -11,6 +11,7 @@
 #include "supervisor/cli_db.h"
 #include "supervisor/exitcode.h"
 #include "supervisor/hash.h"
+#include "supervisor/pgarray.h"
 
 #define LOCK_BATCH 1000
 #define LOCK_MAX_DAYS 36500
@@ -80,46 +81,6 @@ static int lock_bad_usage(const char *msg)
 	return EXIT_USAGE;
 }
 
-/* A PostgreSQL array literal being built. */
-struct lock_buf {
-	char *p;
-	size_t len, cap;
-};
-
-/* Append text (an element, quoted and escaped when quote is set) to b. */
-static int lock_buf_add(struct lock_buf *b, const char *s, bool quote)
-{
-	size_t need = b->len + 2 * strlen(s) + 5;
-	if (need > b->cap) {
-		char *np = realloc(b->p, need * 2);
-		if (!np)
-			return -1;
-		b->p = np;
-		b->cap = need * 2;
-	}
-	char *o = b->p + b->len;
-	if (quote)
-		*o++ = '"';
-	for (; *s; s++) {
-		if (quote && (*s == '"' || *s == '\\'))
-			*o++ = '\\';
-		*o++ = *s;
-	}
-	if (quote)
-		*o++ = '"';
-	*o = '\0';
-	b->len = (size_t)(o - b->p);
-	return 0;
-}
-
-/* Append one array element, with its separating comma. */
-static int lock_buf_elem(struct lock_buf *b, const char *s, bool quote)
-{
-	if (b->len > 1 && lock_buf_add(b, ",", false))
-		return -1;
-	return lock_buf_add(b, s, quote);
-}
-
 /* Read task ids from path ("-" = stdin); blank lines skipped; 0 or EXIT_DATAERR. */
 static int lock_read_file(const char *path, char ***tasks, size_t *ntasks)
 {
@@ -176,7 +137,9 @@ static int lock_insert(struct cli_db *db, const struct lock_args *a, int total, 
 		       size_t ntasks, long token)
 {
 	char host[256] = "localhost", creator[512], days[32];
-	struct lock_buf toks = {0}, ids = {0};
+	int toks[LOCK_BATCH];
+	const char *ids[LOCK_BATCH];
+	char *toks_lit = NULL, *ids_lit = NULL;
 	int rc = 0;
 	if (!a->creator) {
 		const struct passwd *pw = getpwuid(getuid());
@@ -191,20 +154,17 @@ static int lock_insert(struct cli_db *db, const struct lock_args *a, int total, 
 	snprintf(days, sizeof days, "%s", a->expires ? a->expires : "0");
 	for (size_t at = 0; at < (tasks ? ntasks : 1); at += LOCK_BATCH) {
 		size_t end = tasks ? (at + LOCK_BATCH < ntasks ? at + LOCK_BATCH : ntasks) : 1;
-		toks.len = ids.len = 0;
-		if (lock_buf_add(&toks, "{", false) || lock_buf_add(&ids, "{", false))
-			goto oom;
 		for (size_t i = at; i < end; i++) {
-			char num[16];
-			long t = tasks ? hash_token_of(tasks[i], strlen(tasks[i]), total) : token;
-			snprintf(num, sizeof num, "%ld", t);
-			if (lock_buf_elem(&toks, num, false) ||
-			    lock_buf_elem(&ids, tasks ? tasks[i] : "NULL", tasks != NULL))
-				goto oom;
+			toks[i - at] = tasks ? hash_token_of(tasks[i], strlen(tasks[i]), total) : (int)token;
+			ids[i - at] = tasks ? tasks[i] : NULL;
 		}
-		if (lock_buf_add(&toks, "}", false) || lock_buf_add(&ids, "}", false))
+		free(toks_lit);
+		free(ids_lit);
+		toks_lit = pgarray_int(toks, end - at);
+		ids_lit = pgarray_text(ids, end - at);
+		if (!toks_lit || !ids_lit)
 			goto oom;
-		const char *params[] = {toks.p, ids.p, a->pos[a->npos - 1], a->reason ? a->reason : "",
+		const char *params[] = {toks_lit, ids_lit, a->pos[a->npos - 1], a->reason ? a->reason : "",
 					a->creator ? a->creator : creator, days};
 		PGresult *res = cli_db_exec(db, "adding locks", lock_insert_tmpl, 6, params, &rc);
 		if (!res)
@@ -216,8 +176,8 @@ oom:
 	fprintf(stderr, "jobsync: out of memory\n");
 	rc = EXIT_SOFTWARE;
 cleanup:
-	free(toks.p);
-	free(ids.p);
+	free(toks_lit);
+	free(ids_lit);
 	return rc;
 }
 
