@@ -77,6 +77,7 @@ void leader_start(struct node *n, int64_t term)
 	l->term = term;
 	l->since_ms = l->grew_ms = l->full_ms = node_now_ms(n);
 	l->waiting_logged = false;
+	l->pruned = false;
 	log_info("this node now leads the cluster (term %lld)", (long long)term);
 	leader_tick(n);
 }
@@ -168,6 +169,39 @@ static void on_inspect(struct pg_conn *c, const PGresult *res, void *arg)
 	leader_continue(n);
 }
 
+static void on_prune(struct pg_conn *c, const PGresult *res, void *arg)
+{
+	(void)c;
+	(void)arg;
+	if (!res)
+		return;
+	if (PQresultStatus(res) != PGRES_TUPLES_OK) {
+		log_error("leader: pruning history failed: %s", PQresultErrorMessage(res));
+		return;
+	}
+	if (strcmp(PQgetvalue(res, 0, 0), "0") || strcmp(PQgetvalue(res, 0, 1), "0") ||
+	    strcmp(PQgetvalue(res, 0, 2), "0") || strcmp(PQgetvalue(res, 0, 3), "0"))
+		log_info("pruned history past retention: %s rebalances, %s audits, %s claims, "
+			 "%s requests", PQgetvalue(res, 0, 0), PQgetvalue(res, 0, 1),
+			 PQgetvalue(res, 0, 2), PQgetvalue(res, 0, 3));
+}
+
+/* Prune history past retention_days, at the start of a term and hourly. */
+static void leader_prune(struct node *n)
+{
+	struct leader *l = &n->leader_state;
+	uint64_t now = node_now_ms(n);
+	char days[16];
+	if (l->pruned && now - l->pruned_ms < 3600 * 1000)
+		return;
+	snprintf(days, sizeof days, "%d", n->cfg->retention_days);
+	const char *p[] = {days};
+	if (pg_query(&n->pg, n->sql.sql[STORE_PRUNE], 1, p, on_prune, n) == 0) {
+		l->pruned = true;
+		l->pruned_ms = now;
+	}
+}
+
 void leader_tick(struct node *n)
 {
 	struct leader *l = &n->leader_state;
@@ -184,6 +218,7 @@ void leader_tick(struct node *n)
 		l->full_ms = now;
 		l->tokens_loaded = l->locks_loaded = false;
 	}
+	leader_prune(n);
 	const char *p[] = {node_timeout_param(n, tbuf, sizeof tbuf), node_session_param(n)};
 	l->busy = true;
 	l->pass_ms = now;

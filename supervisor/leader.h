@@ -28,6 +28,8 @@ struct leader {
 	int nlive;
 	int ndead, nzombie;        /* removed / present-but-not-alive in the last pass */
 	uint64_t since_ms, grew_ms, pass_ms, full_ms;
+	bool pruned;               /* pruned at least once in this term */
+	uint64_t pruned_ms;
 	bool waiting_logged;
 };
 

@@ -150,6 +150,17 @@ static const char *const templates[STORE_NSTMT] = {
 		" created_by = EXCLUDED.created_by, expires_at = EXCLUDED.expires_at,"
 		" task = EXCLUDED.task RETURNING 1)"
 		" SELECT (SELECT count(*) FROM ins), pg_notify($7, 'lock')",
+
+	/* History past retention (leader, hourly). */
+	[STORE_PRUNE] =
+		"WITH r AS (DELETE FROM @rebalance"
+		" WHERE triggered_at < now() - make_interval(days => $1::int) RETURNING 1),"
+		" a AS (DELETE FROM @audit WHERE date < current_date - $1::int RETURNING 1),"
+		" c AS (DELETE FROM @claim WHERE date < current_date - $1::int RETURNING 1),"
+		" q AS (DELETE FROM @request"
+		" WHERE requested_at < now() - make_interval(days => $1::int) RETURNING 1)"
+		" SELECT (SELECT count(*) FROM r), (SELECT count(*) FROM a),"
+		" (SELECT count(*) FROM c), (SELECT count(*) FROM q)",
 };
 
 int store_init(struct store *s, const char *prefix)

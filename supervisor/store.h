@@ -19,6 +19,7 @@ enum store_stmt {
 	STORE_LEAVE,         /* $1 name $2 inc $3 channel -> deleted, released */
 	STORE_LOCKS_CLEAR,   /* $1 created_by */
 	STORE_LOCKS_PUT,     /* $1 tokens int[] $2 patterns text[] $3 reasons text[] $4 tasks text[] $5 expires_days int[] $6 created_by $7 channel */
+	STORE_PRUNE,         /* $1 retention days -> rebalances, audits, claims, requests deleted */
 	STORE_NSTMT
 };
 
