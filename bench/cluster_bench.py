@@ -7,7 +7,9 @@ Against a private PostgreSQL (tests/integration/harness.py), heartbeat 1 s / tim
   * graceful leave: SIGTERM to sync_token balanced over the remaining 3 (row gone);
   * crash failover: SIGKILL of a follower to sync_token balanced over the survivors;
   * leader crash: SIGKILL of the leader to a new leader (term + 1) and balanced;
-and the token moves of 3->4 and 4->3 (sync_rebalance.tokens_moved and the sync_token
+then, with the default timings (heartbeat 5 s / timeout 15 s), a follower's and the
+leader's process crash (session-end detection: goal <= 2 s, where a heartbeat-only peer
+needs the 15 s timeout and more); and the token moves of 3->4 and 4->3 (sync_rebalance.tokens_moved and the sync_token
 diff) against the lower bound 2500. Prints a Markdown table (medians, min, max).
 
 usage: python3 bench/cluster_bench.py --jobsync build/jobsync [--runs 5]
@@ -42,6 +44,45 @@ def fmt_n(values):
     return ("%d" % statistics.median(values), "%d" % min(values), "%d" % max(values))
 
 
+DEFAULT_TIMINGS = {"heartbeat_interval_sec": 5, "heartbeat_timeout_sec": 15}
+
+
+def default_timings(runs, lat):
+    """Process crashes with the default heartbeat timings: a follower, then the leader."""
+    b = Bench()
+    b.setUp()
+    try:
+        names = ["d1", "d2", "d3"]
+        nodes = {n: b.start_node(n, coordination=DEFAULT_TIMINGS) for n in names}
+        b.expect_balanced(names, 15)
+        # Session checks start one heartbeat interval + 2 s after a node connects.
+        time.sleep(DEFAULT_TIMINGS["heartbeat_interval_sec"] + 3)
+        for i in range(runs):
+            victim = names[-1]
+            t = time.monotonic()
+            nodes[victim].kill_group(signal.SIGKILL)
+            b.expect_balanced(names[:-1], 30, "default-timing failover of %s" % victim)
+            lat["crash_default"].append(time.monotonic() - t)
+            leader, term0, _ = b.meta()
+            t = time.monotonic()
+            nodes[leader].kill_group(signal.SIGKILL)
+            rest = [n for n in names[:-1] if n != leader]
+            b.expect_balanced(rest, 30, "default-timing failover of leader %s" % leader)
+            lat["leader_default"].append(time.monotonic() - t)
+            for n in (victim, leader):
+                nodes[n].stop()
+                nodes[n] = b.start_node(n, coordination=DEFAULT_TIMINGS)
+            names = rest + [leader, victim]
+            b.expect_balanced(names, 15)
+            time.sleep(DEFAULT_TIMINGS["heartbeat_interval_sec"] + 3)
+            H.log("default-timing run %d/%d done" % (i + 1, runs))
+    except BaseException:
+        b.dump_logs()
+        raise
+    finally:
+        b.tearDown()
+
+
 def main():
     ap = argparse.ArgumentParser(add_help=False)
     ap.add_argument("--runs", type=int, default=5, help="runs per measure (default 5)")
@@ -50,7 +91,8 @@ def main():
     runs = max(1, mine.runs)
     b = Bench()
     b.setUp()
-    lat = {k: [] for k in ("join", "leave", "crash", "crash_row", "leader", "leader_bal")}
+    lat = {k: [] for k in ("join", "leave", "crash", "crash_row", "leader", "leader_bal",
+                           "crash_default", "leader_default")}
     moves = {"join_diff": [], "join_rb": [], "leave_diff": [], "leave_rb": [],
              "crash_diff": [], "balance": []}
     try:
@@ -123,6 +165,7 @@ def main():
         raise
     finally:
         b.tearDown()
+    default_timings(runs, lat)
 
     version = subprocess.run([H.JOBSYNC, "--version"], stdout=subprocess.PIPE, text=True).stdout.strip()
     print()
@@ -142,6 +185,10 @@ def main():
          "<= timeout + 1 s = %d s" % (TIMEOUT + 1)),
         ("leader crash: SIGKILL leader to balanced (3->2)", fmt_s(lat["leader_bal"]),
          "<= timeout + 1 s = %d s" % (TIMEOUT + 1)),
+        ("process crash, default timings (5 s / 15 s): SIGKILL follower to balanced",
+         fmt_s(lat["crash_default"]), "<= 2 s (JobSync 25-55 s)"),
+        ("process crash, default timings: SIGKILL leader to balanced",
+         fmt_s(lat["leader_default"]), "<= 2 s"),
         ("token moves 3->4, sync_rebalance.tokens_moved", fmt_n(moves["join_rb"]), "= 2500 (lower bound)"),
         ("token moves 3->4, sync_token diff", fmt_n(moves["join_diff"]), "= 2500 (lower bound)"),
         ("token moves 4->3, sync_rebalance.tokens_moved", fmt_n(moves["leave_rb"]), "= 2500 (lower bound)"),
@@ -159,6 +206,8 @@ def main():
         bad.append("leave")
     if statistics.median(lat["crash"]) > TIMEOUT + 1:
         bad.append("crash failover")
+    if statistics.median(lat["crash_default"] + lat["leader_default"]) > 2.0:
+        bad.append("default-timing crash")
     if any(m != 2500 for m in moves["join_rb"] + moves["join_diff"] + moves["leave_rb"] + moves["leave_diff"]):
         bad.append("token moves")
     if max(moves["balance"]) > 1:

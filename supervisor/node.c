@@ -18,6 +18,31 @@
 
 static void setup_next(struct node *n);
 
+/*
+ * Fill buf with random bytes from the kernel. Session keys and incarnations
+ * must differ between processes started close together: a seed made of the
+ * pid and the time repeats across restarts.
+ */
+static void random_bytes(struct node *n, void *buf, size_t len)
+{
+	uint8_t *p = buf;
+	ssize_t got = getrandom(buf, len, 0);
+	for (size_t i = got > 0 ? (size_t)got : 0; i < len; i++) {
+		n->rng ^= n->rng << 13;
+		n->rng ^= n->rng >> 7;
+		n->rng ^= n->rng << 17;
+		p[i] = (uint8_t)n->rng;
+	}
+}
+
+/* A new session key in 1..2^31-1 (the advisory lock's second key). */
+static int new_session_key(struct node *n)
+{
+	uint32_t v;
+	random_bytes(n, &v, sizeof v);
+	return 1 + (int)(v % 2147483646u);
+}
+
 uint64_t node_now_ms(const struct node *n)
 {
 	return uv_now(n->loop);
@@ -148,7 +173,7 @@ static void on_session(struct pg_conn *c, const PGresult *res, void *arg)
 	n->session_locked = PQgetvalue(res, 0, 0)[0] == 't';
 	if (!n->session_locked) {
 		/* Key collision with another session: pick another and retry. */
-		n->session_key = 1 + (int)(random() % 2147483646);
+		n->session_key = new_session_key(n);
 		setup_next(n);
 		return;
 	}
@@ -293,10 +318,10 @@ static void setup_next(struct node *n)
 		rc = pg_query(&n->pg, n->sql.listen, 0, NULL, on_setup_step, n);
 		break;
 	case SETUP_REGISTER: {
+		/* A name is free once its holder's session is gone: a crashed node's
+		 * restart takes over at once (no grace here, unlike liveness checks). */
 		uint8_t raw[16];
-		if (getrandom(raw, sizeof raw, 0) != (ssize_t)sizeof raw)
-			for (size_t i = 0; i < sizeof raw; i++)
-				raw[i] = (uint8_t)random();
+		random_bytes(n, raw, sizeof raw);
 		for (size_t i = 0; i < sizeof raw; i++)
 			sprintf(n->incarnation + 2 * i, "%02x", raw[i]);
 		snprintf(pid, sizeof pid, "%d", (int)getpid());
@@ -305,7 +330,7 @@ static void setup_next(struct node *n)
 				   n->host, pid, JOBSYNC_VERSION,
 				   n->session_locked ? key : NULL,
 				   node_timeout_param(n, tbuf, sizeof tbuf), n->sql.channel,
-				   node_session_param(n)};
+				   "true"};
 		rc = pg_query(&n->pg, n->sql.sql[STORE_REGISTER], 10, p, on_register, n);
 		break;
 	}
@@ -393,8 +418,8 @@ int node_run(const struct config *cfg)
 	n.cfg = cfg;
 	n.token_version = -1;
 	n.exit_code = EXIT_OK;
-	srandom((unsigned)(getpid() ^ time(NULL)));
-	n.session_key = 1 + (int)(random() % 2147483646);
+	n.rng = (uint64_t)getpid() << 32 ^ (uint64_t)time(NULL) ^ (uint64_t)(uintptr_t)&n;
+	n.session_key = new_session_key(&n);
 	if (gethostname(n.host, sizeof n.host) != 0)
 		snprintf(n.host, sizeof n.host, "unknown");
 	n.mine = calloc((size_t)cfg->total_tokens, 1);

@@ -584,9 +584,15 @@ class ClusterCase(unittest.TestCase):
         """(leader_node, term, token_version) of sync_meta."""
         return self.one("SELECT leader_node, term, token_version FROM @meta WHERE id = 1")
 
-    def registered(self, name):
-        return self.db.table_exists(self.t("node")) and \
-            self.scalar("SELECT count(*) FROM @node WHERE name = %s", name) == 1
+    def registered(self, name, pid=None):
+        """True when name has a sync_node row (written by process pid, if given: a row
+        left by a killed predecessor does not count)."""
+        if not self.db.table_exists(self.t("node")):
+            return False
+        if pid is None:
+            return self.scalar("SELECT count(*) FROM @node WHERE name = %s", name) == 1
+        return self.scalar("SELECT count(*) FROM @node WHERE name = %s AND pid = %s",
+                           name, pid) == 1
 
     def last_rebalance_id(self):
         if not self.db.table_exists(self.t("rebalance")):
@@ -642,7 +648,7 @@ class ClusterCase(unittest.TestCase):
                 if not node.alive():
                     raise AssertionError("node %s exited with %s before registering:\n%s"
                                          % (name, node.proc.returncode, node.tail()))
-                return self.registered(name)
+                return self.registered(name, node.pid)
             el = wait_until(up, timeout, "node %s to register" % name)
             if VERBOSE:
                 log("%s registered %.2f s after start" % (name, el))
