@@ -45,7 +45,7 @@ as_pg "$pgbin/createdb" -h "$work" -p "$port" -U postgres jobs
 cat > "$work/node.ini" <<INI
 [cluster]
 dsn = host=$work port=$port dbname=jobs user=postgres
-node = \${NODE}
+node = \${NODE:-operator}
 
 [coordination]
 heartbeat_interval_sec = 1
@@ -65,9 +65,9 @@ show() { echo; echo "== $1"; "$js" status -c "$work/node.ini" 2>/dev/null | sed 
 
 NODE=demo-a "$js" config check "$work/node.ini"
 start_node demo-a; sleep 1
-start_node demo-b
+start_node demo-b; sleep 0.3
 start_node demo-c-gpu
-sleep 3
+sleep 3.5
 show "three nodes: demo-a leads, the gpu tasks' tokens are pinned to demo-c-gpu"
 
 echo; echo "== tokens of some task ids"

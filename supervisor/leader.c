@@ -39,6 +39,9 @@ static void leader_forget(struct leader *l)
 	free_strv(l->live, l->nlive);
 	l->live = NULL;
 	l->nlive = 0;
+	free_strv(l->gone, l->ngone);
+	l->gone = NULL;
+	l->ngone = 0;
 	l->tokens_loaded = l->locks_loaded = false;
 	l->lock_fp[0] = '\0';
 }
@@ -78,6 +81,7 @@ void leader_start(struct node *n, int64_t term)
 	l->since_ms = l->grew_ms = l->full_ms = node_now_ms(n);
 	l->waiting_logged = false;
 	l->pruned = false;
+	l->lock_changed = false;
 	log_info("this node now leads the cluster (term %lld)", (long long)term);
 	leader_tick(n);
 }
@@ -94,8 +98,16 @@ void leader_stop(struct node *n, const char *why)
 
 void leader_locks_changed(struct node *n)
 {
+	if (!n->leader_state.active)
+		return;
 	n->leader_state.locks_loaded = false;
 	n->leader_state.lock_changed = true;
+	leader_tick(n);
+}
+
+void leader_leave_seen(struct node *n)
+{
+	n->leader_state.leave_seen = true;
 	leader_tick(n);
 }
 
@@ -132,24 +144,25 @@ static void on_inspect(struct pg_conn *c, const PGresult *res, void *arg)
 		leader_done(n);
 		return;
 	}
-	int rows = PQntuples(res), nlive = 0;
+	int rows = PQntuples(res), nlive = 0, ngone = 0;
 	char **live = calloc((size_t)rows + 1, sizeof *live);
-	if (!live) {
+	char **gone = calloc((size_t)rows + 1, sizeof *gone);
+	if (!live || !gone) {
+		free(live);
+		free(gone);
 		leader_done(n);
 		return;
 	}
-	l->ndead = l->nzombie = 0;
 	for (int i = 0; i < rows; i++) {
 		char kind = PQgetvalue(res, i, 0)[0];
 		const char *val = PQgetvalue(res, i, 1);
 		if (kind == 'L') {
 			live[nlive++] = strdup(val);
-		} else if (kind == 'D') {
-			l->ndead++;
-			log_warn("leader: removed dead node %s (no heartbeat for %d s)", val,
-				 n->cfg->heartbeat_timeout_sec);
-		} else if (kind == 'Z') {
-			l->nzombie++;
+		} else if (kind == 'D' || kind == 'Z') {
+			gone[ngone++] = strdup(val);
+			if (kind == 'D')
+				log_warn("leader: removed dead node %s (no heartbeat for %d s)", val,
+					 n->cfg->heartbeat_timeout_sec);
 		} else if (kind == 'E') {
 			node_watch_expiry(n, val);
 		} else if (kind == 'F' && strcmp(val, l->lock_fp) != 0) {
@@ -159,6 +172,10 @@ static void on_inspect(struct pg_conn *c, const PGresult *res, void *arg)
 			l->locks_loaded = false;
 		}
 	}
+	qsort(gone, (size_t)ngone, sizeof *gone, cmp_str);
+	free_strv(l->gone, l->ngone);
+	l->gone = gone;
+	l->ngone = ngone;
 	qsort(live, (size_t)nlive, sizeof *live, cmp_str);
 	for (int i = 0; i < nlive; i++)
 		if (!in_sorted(l->live, l->nlive, live[i]))
@@ -327,10 +344,15 @@ static void on_commit(struct pg_conn *c, const PGresult *res, void *arg)
 	leader_done(n);
 }
 
-/* Why this distribution happens, for the rebalance history. */
-static const char *plan_reason(const struct leader *l, const int *in_owner, bool lock_changed)
+/*
+ * Why this distribution happens, for the rebalance history: a first
+ * distribution, tokens of nodes that died or left, a join, a lock change, or
+ * otherwise a repair of rows edited by hand ("manual").
+ */
+static const char *plan_reason(const struct leader *l, const int *in_owner,
+			       const int *out_owner)
 {
-	bool any_live_owner = false, gone = false, joined = false;
+	bool any_live_owner = false, died = false, left = false, joined = false;
 	bool *has = calloc((size_t)l->nlive + 1, sizeof *has);
 	for (int t = 0; t < l->total; t++) {
 		if (in_owner[t] >= 0) {
@@ -338,7 +360,15 @@ static const char *plan_reason(const struct leader *l, const int *in_owner, bool
 			if (has)
 				has[in_owner[t]] = true;
 		} else if (l->owner[t] >= 0) {
-			gone = true;
+			/* Owner no longer live: still in the table (died) or gone (left). */
+			if (in_sorted(l->gone, l->ngone, l->names[l->owner[t]]))
+				died = true;
+			else
+				left = true;
+		} else if (out_owner[t] >= 0) {
+			/* Released by a node that left, or cleared by hand. */
+			if (l->leave_seen)
+				left = true;
 		}
 	}
 	for (int i = 0; has && i < l->nlive; i++)
@@ -347,11 +377,13 @@ static const char *plan_reason(const struct leader *l, const int *in_owner, bool
 	free(has);
 	if (!any_live_owner)
 		return "initial";
-	if (gone)
-		return l->ndead || l->nzombie ? "dead" : "leave";
+	if (died)
+		return "dead";
+	if (left)
+		return "leave";
 	if (joined)
 		return "join";
-	return lock_changed ? "lock" : "manual";
+	return l->lock_changed ? "lock" : "manual";
 }
 
 /* Send the changed tokens with the term fence; false if nothing was sent. */
@@ -413,7 +445,7 @@ static void leader_plan(struct node *n)
 	};
 	if (tokens_plan(&in, &plan) < 0 || plan.moved == 0)
 		goto done;
-	const char *reason = plan_reason(l, in_owner, l->lock_changed);
+	const char *reason = plan_reason(l, in_owner, plan.owner);
 	uint64_t now = node_now_ms(n);
 	if (!strcmp(reason, "initial") && cfg->wait_on_enter > 0 &&
 	    now - l->since_ms < (uint64_t)cfg->wait_on_enter * 1000 &&
@@ -442,7 +474,7 @@ static void leader_plan(struct node *n)
 	}
 	cm->moved = plan.moved;
 	cm->reason = reason;
-	l->lock_changed = false;
+	l->lock_changed = l->leave_seen = false;
 	cm->before = count_owners(l->owner, l->total, l->nnames);
 	cm->after = count_owners(plan.owner, l->total, l->nlive);
 	if (send_commit(n, cm)) {

@@ -24,9 +24,11 @@ struct leader {
 	size_t nlocks;
 	char lock_fp[160];
 	bool lock_changed;         /* the lock table changed since the last commit */
+	bool leave_seen;           /* a node announced its leave since the last commit */
 	char **live;               /* live nodes of the last pass, sorted */
 	int nlive;
-	int ndead, nzombie;        /* removed / present-but-not-alive in the last pass */
+	char **gone;               /* removed or present-but-not-alive in the last pass, sorted */
+	int ngone;
 	uint64_t since_ms, grew_ms, pass_ms, full_ms;
 	bool pruned;               /* pruned at least once in this term */
 	uint64_t pruned_ms;
@@ -47,5 +49,9 @@ void leader_tick(struct node *n);
 
 /* A lock changed (NOTIFY): reload locks on the next pass. */
 void leader_locks_changed(struct node *n);
+
+/* A node announced its leave (NOTIFY); remembered even before this node leads,
+ * since the leaver may be the leader itself. */
+void leader_leave_seen(struct node *n);
 
 #endif

@@ -232,7 +232,7 @@ void member_notify(struct node *n, const char *payload)
 	} else if (!strcmp(payload, "leave")) {
 		/* The leader may be gone: look now rather than at the next beat. */
 		member_heartbeat(n);
-		leader_tick(n);
+		leader_leave_seen(n);
 	} else if (!strcmp(payload, "join")) {
 		leader_tick(n);
 	}

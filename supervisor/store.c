@@ -125,10 +125,14 @@ static const char *const templates[STORE_NSTMT] = {
 		"SELECT t.token_id, t.node IS NOT DISTINCT FROM $1, m.token_version"
 		" FROM @meta m LEFT JOIN @token t ON t.version > $2::bigint WHERE m.id = 1",
 
+	/*
+	 * Leave: delete this incarnation's row (its tokens are then ownerless until
+	 * the leader, woken by the NOTIFY, hands them on), release its unaudited
+	 * claims and the leadership.
+	 */
 	[STORE_LEAVE] =
 		"WITH d AS (DELETE FROM @node WHERE name = $1 AND incarnation = $2 RETURNING name),"
-		" t AS (UPDATE @token SET node = NULL WHERE node = $1"
-		" AND EXISTS (SELECT 1 FROM d) RETURNING 1),"
+		" t AS (SELECT token_id FROM @token WHERE node = $1 AND EXISTS (SELECT 1 FROM d)),"
 		" c AS (DELETE FROM @claim cl WHERE cl.node = $1 AND EXISTS (SELECT 1 FROM d)"
 		" AND NOT EXISTS (SELECT 1 FROM @audit a WHERE a.item = cl.item AND a.date = cl.date)"
 		" RETURNING 1),"

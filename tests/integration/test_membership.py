@@ -92,6 +92,7 @@ class Membership(H.ClusterCase):
     def test_graceful_leave_leader(self):
         nodes = self.start_cluster(["n1", "n2", "n3"])
         _, term0, _ = self.meta()
+        last = self.last_rebalance_id()
         nodes[0].send(signal.SIGTERM)
         el = H.wait_until(lambda: self.meta()[:2] == ("n2", term0 + 1), LEAVE_ASSERT,
                           "n2 to lead in term %d" % (term0 + 1))
@@ -102,6 +103,23 @@ class Membership(H.ClusterCase):
         self.assertEqual(nodes[0].wait(10), 0, nodes[0].tail())
         self.assert_shares(["n2", "n3"])
         self.assert_alive(*nodes[1:])
+        # The new leader records the handover truthfully: a leave, 3 owners before, 2 after.
+        rows = self.rebalances_since(last)
+        self.assertEqual([(r[1], r[2], r[3], r[4], r[5]) for r in rows],
+                         [("leave", "n2", 3, 2, 3334)], rows)
+
+    def test_leave_after_crash_is_recorded_as_leave(self):
+        """A crashed node's row lingers until its timeout; a graceful leave meanwhile is
+        still recorded as a leave, not as a death."""
+        nodes = self.start_cluster(["n1", "n2", "n3", "n4"])
+        nodes[3].kill_group(signal.SIGKILL)
+        self.expect_balanced(["n1", "n2", "n3"], 8, "n4's tokens to move after its crash")
+        self.assertTrue(self.registered("n4"), "the crashed n4's row went before its timeout")
+        last = self.last_rebalance_id()
+        nodes[2].send(signal.SIGTERM)
+        self.expect_balanced(["n1", "n2"], LEAVE_ASSERT, "n3's tokens to move after its leave")
+        rows = self.rebalances_since(last)
+        self.assertEqual([(r[1], r[3], r[4]) for r in rows], [("leave", 3, 2)], rows)
 
 
 if __name__ == "__main__":
