@@ -140,6 +140,22 @@ void node_watch_expiry(struct node *n, const char *sec)
 	uv_timer_start(&n->expiry_timer, on_expiry_timer, ms + 20, 0);
 }
 
+/* Fallback poll for token changes, should NOTIFY and heartbeats both miss one. */
+static void on_refresh_timer(uv_timer_t *t)
+{
+	node_fetch_tokens(t->data);
+}
+
+/* Poll at the initial interval until tokens arrive, then at the steady one. */
+static void arm_refresh(struct node *n)
+{
+	int sec = n->tokens_received ? n->cfg->token_refresh_steady_interval_sec
+				     : n->cfg->token_refresh_initial_interval_sec;
+	uint64_t ms = (uint64_t)sec * 1000;
+	if (uv_timer_get_repeat(&n->refresh_timer) != ms)
+		uv_timer_start(&n->refresh_timer, on_refresh_timer, ms, ms);
+}
+
 void member_start(struct node *n)
 {
 	uint64_t hb = (uint64_t)n->cfg->heartbeat_interval_sec * 1000;
@@ -150,6 +166,7 @@ void member_start(struct node *n)
 		uv_timer_start(&n->leader_timer, on_leader_timer, lead, lead);
 		arm_fence(n);
 	}
+	arm_refresh(n);
 	member_heartbeat(n);
 }
 
@@ -198,6 +215,7 @@ static void on_fetch(struct pg_conn *c, const PGresult *res, void *arg)
 		n->tokens_received = true;
 		if (n->state == NODE_COLD_START)
 			n->state = NODE_RUNNING;
+		arm_refresh(n);
 	}
 	if (n->fetch_again) {
 		n->fetch_again = false;
@@ -277,6 +295,7 @@ void member_leave(struct node *n)
 	uv_timer_stop(&n->leader_timer);
 	uv_timer_stop(&n->fence_timer);
 	uv_timer_stop(&n->expiry_timer);
+	uv_timer_stop(&n->refresh_timer);
 	const char *p[] = {n->cfg->node, n->incarnation, n->sql.channel};
 	if (!n->registered ||
 	    pg_query(&n->pg, n->sql.sql[STORE_LEAVE], 3, p, on_leave, n) < 0) {

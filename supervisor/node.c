@@ -96,7 +96,7 @@ void node_shutdown(struct node *n, int code)
 		(uv_handle_t *)&n->sigterm, (uv_handle_t *)&n->sigint, (uv_handle_t *)&n->sighup,
 		(uv_handle_t *)&n->hb_timer, (uv_handle_t *)&n->fence_timer,
 		(uv_handle_t *)&n->leader_timer, (uv_handle_t *)&n->leave_timer,
-		(uv_handle_t *)&n->expiry_timer,
+		(uv_handle_t *)&n->expiry_timer, (uv_handle_t *)&n->refresh_timer,
 	};
 	for (size_t i = 0; i < sizeof handles / sizeof handles[0]; i++)
 		uv_close(handles[i], on_closed);
@@ -397,12 +397,12 @@ static void init_handles(struct node *n)
 		uv_unref((uv_handle_t *)sigs[i]);
 	}
 	uv_timer_t *timers[] = {&n->hb_timer, &n->fence_timer, &n->leader_timer, &n->leave_timer,
-				&n->expiry_timer};
-	for (int i = 0; i < 5; i++) {
+				&n->expiry_timer, &n->refresh_timer};
+	for (int i = 0; i < 6; i++) {
 		uv_timer_init(n->loop, timers[i]);
 		timers[i]->data = n;
 	}
-	n->open_handles = 8;
+	n->open_handles = 9;
 }
 
 int node_run(const struct config *cfg)

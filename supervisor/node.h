@@ -43,6 +43,7 @@ struct node {
 	uv_timer_t leader_timer;  /* leader duties, at most every second */
 	uv_timer_t leave_timer;   /* bound on the graceful leave */
 	uv_timer_t expiry_timer;  /* leader/heir: when the next heartbeat expires */
+	uv_timer_t refresh_timer; /* fallback poll for token changes */
 	int open_handles;
 
 	enum node_state state;

@@ -1,6 +1,7 @@
 #!/usr/bin/env python3
 """test_leader_duties.py: the leader prunes history past retention_days, removes expired
-locks (their tokens rejoin the balance), and reconciles tokens edited by hand."""
+locks (their tokens rejoin the balance), and reconciles tokens edited by hand; followers
+poll for token changes when no NOTIFY comes."""
 
 import os
 import sys
@@ -52,6 +53,29 @@ class LeaderDuties(H.ClusterCase):
         H.report("hand-orphaned tokens reconciled (check interval 2 s)", el)
         rows = self.rebalances_since(last)
         self.assertEqual([(r[1], r[5]) for r in rows], [("manual", 100)], rows)
+
+    def test_follower_polls_token_changes_without_notify(self):
+        """A token change written without NOTIFY reaches a follower through its fallback
+        poll (token_refresh_steady_interval_sec = 2), long before its next heartbeat."""
+        coord = {"heartbeat_interval_sec": 10, "heartbeat_timeout_sec": 30,
+                 "token_refresh_steady_interval_sec": 2}
+        # n3 is neither the leader nor the heir (both look every second): only its poll
+        # or its heartbeat, 10 s apart, can bring the change.
+        for name in ("n1", "n2"):
+            self.start_node(name, coordination=coord)
+        n3 = self.start_node("n3", coordination=coord)
+        self.expect_balanced(["n1", "n2", "n3"], 10)
+        H.wait_until(lambda: "now 3333 of 10000" in n3.output(), 10, "n3 to take its share")
+        token = self.scalar("SELECT min(token_id) FROM @token WHERE node = 'n1'")
+        self.q("WITH v AS (UPDATE @meta SET token_version = token_version + 1 WHERE id = 1"
+               " RETURNING token_version)"
+               " UPDATE @token SET node = 'n3', version = v.token_version FROM v"
+               " WHERE token_id = %s", token)
+        el = H.wait_until(lambda: "tokens: +1 -0, now 3334" in n3.output(), 8,
+                          "n3 to see the silent change by polling")
+        H.report("silent token change seen by the fallback poll (interval 2 s)", el)
+        self.assertLess(el, 5.0)
+
 
 if __name__ == "__main__":
     H.main()
