@@ -61,8 +61,6 @@ static void sample_key(FILE *out, const struct config_key *k, bool commented)
 		print_allowed(out, "; ", k);
 	fprintf(out, " (%s%s)\n", k->required ? "required" : "default: ",
 		k->required ? "" : (k->def_doc ? k->def_doc : *k->def ? k->def : "empty"));
-	if (!k->reloadable)
-		fputs("# changing it needs a restart\n", out);
 	if (commented) {
 		for (size_t i = 0; i < sizeof(lock_examples) / sizeof(lock_examples[0]); i++)
 			if (!strcmp(lock_examples[i].key, k->name))
@@ -116,8 +114,8 @@ static void md_cell(FILE *out, const char *s)
 
 void config_reference_md(FILE *out)
 {
-	fputs("| Section | Key | Type | Default | Reloadable | Description |\n"
-	      "|---------|-----|------|---------|------------|-------------|\n",
+	fputs("| Section | Key | Type | Default | Description |\n"
+	      "|---------|-----|------|---------|-------------|\n",
 	      out);
 	for (int i = 0; i < CONFIG_NKEYS + CONFIG_LOCK_NKEYS; i++) {
 		const struct config_key *k = &config_keys[i];
@@ -131,7 +129,7 @@ void config_reference_md(FILE *out)
 			md_cell(out, def);
 		else
 			fprintf(out, "`%s`", def);
-		fprintf(out, " | %s | ", k->reloadable ? "yes" : "no");
+		fputs(" | ", out);
 		md_cell(out, k->help);
 		print_allowed(out, " (", k);
 		if (k->type == CONFIG_INT || k->type == CONFIG_INT_LIST || k->type == CONFIG_ENUM ||

@@ -3,6 +3,7 @@
 cluster's (78), a name in use by a live node (75); an unreachable database for the CLI (69)."""
 
 import os
+import signal
 import re
 import sys
 
@@ -52,6 +53,28 @@ class Refusals(H.ClusterCase):
         r = H.run_cli(["status", "--json", "--dsn", dsn])
         self.assertEqual(r.returncode, H.EXIT_UNAVAILABLE, r.stdout + r.stderr)
         self.assertTrue(r.stderr.strip(), "no message on stderr")
+
+    def test_passwords_never_logged(self):
+        """An unreachable database with a password in the dsn: the node keeps retrying,
+        and neither its log nor the CLI's message shows the password."""
+        port = H.free_port()
+        dsn = "host=127.0.0.1 port=%d dbname=nowhere user=u password='hunter2 x'" % port
+        node = self.start_node("n1", wait_registered=False, cluster={"dsn": dsn},
+                               coordination={"connect_timeout_sec": 1, "reconnect_max_sec": 1})
+        H.wait_until(lambda: node.output().count("reconnecting in") >= 2, 10,
+                     "two failed connection attempts")
+        node.send(signal.SIGTERM)
+        self.assertEqual(node.wait(10), 0, node.tail())
+        out = node.output()
+        self.assertNotIn("hunter2", out)
+        self.assertIn("password=***", out)
+        r = H.run_cli(["status", "--dsn", dsn])
+        self.assertEqual(r.returncode, H.EXIT_UNAVAILABLE, r.stdout + r.stderr)
+        self.assertNotIn("hunter2", r.stdout + r.stderr)
+        url = "postgresql://u:hunter2@127.0.0.1:%d/nowhere" % port
+        r = H.run_cli(["lock", "list", "--dsn", url])
+        self.assertEqual(r.returncode, H.EXIT_UNAVAILABLE, r.stdout + r.stderr)
+        self.assertNotIn("hunter2", r.stdout + r.stderr)
 
 
 if __name__ == "__main__":

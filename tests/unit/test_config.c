@@ -545,7 +545,7 @@ static void test_reference_md(void **state)
 	config_reference_md(mem);
 	fclose(mem);
 	assert_non_null(strstr(text, "| Section | Key |"));
-	assert_non_null(strstr(text, "| `[coordination]` | `total_tokens` | integer | `10000` | no |"));
+	assert_non_null(strstr(text, "| `[coordination]` | `total_tokens` | integer | `10000` | number of hash tokens"));
 	assert_non_null(strstr(text, "| `[lock.NAME]` | `pattern` |"));
 	for (int i = 0; i < CONFIG_NKEYS + CONFIG_LOCK_NKEYS; i++) {
 		char needle[128];
