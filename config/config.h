@@ -24,6 +24,91 @@ struct config_lock {
 	int key_line[CONFIG_LOCK_NKEYS]; /* line of each lock key, 0 = unset, < 0 = rejected */
 };
 
+/* Supervision settings shared by [worker], [service.NAME] and [cron.NAME]. */
+enum config_restart { CONFIG_RESTART_ALWAYS, CONFIG_RESTART_ON_FAILURE, CONFIG_RESTART_NEVER };
+
+/* A command and how to stop it. */
+struct config_command {
+	char *command;              /* argv split without a shell, unless shell = true */
+	bool shell;                 /* run as /bin/sh -c COMMAND */
+	char *cwd;                  /* "" = the node's */
+	int stop_signal;            /* signal number; key value is a name: TERM, INT, ... */
+	int stop_timeout_sec;       /* then SIGKILL */
+};
+
+/* Restart policy of a long-running program (stream/batch workers, services). */
+struct config_restart_policy {
+	enum config_restart restart;
+	int max_restarts;           /* more than this in restart_window_sec -> FATAL */
+	int restart_window_sec;
+	int fatal_cooldown_sec;     /* 0 = stay FATAL */
+	int stable_sec;             /* healthy this long resets the backoff */
+	bool essential;             /* FATAL makes the node exit non-zero */
+	int no_restart_exit;        /* default 125 */
+};
+
+enum config_source { SOURCE_NONE, SOURCE_SQL, SOURCE_COMMAND, SOURCE_FILE, SOURCE_RANGE };
+enum config_mode { MODE_EXEC, MODE_STREAM, MODE_BATCH };
+enum config_misfire { MISFIRE_SKIP, MISFIRE_ONCE };
+enum config_concurrency { CONCURRENCY_FORBID, CONCURRENCY_ALLOW };
+
+/* [tasks]: where task ids come from. */
+struct config_tasks {
+	enum config_source source;  /* none = this node only holds tokens */
+	char *query;                /* sql: $1 is the date */
+	char *dsn;                  /* sql: "" = the cluster's dsn */
+	bool sql_token_filter;      /* sql: filter by owned tokens inside the query */
+	char *command;              /* command: one id per stdout line */
+	char *path;                 /* file: one id per line */
+	char *range;                /* range: "FIRST-LAST" (integers) */
+	long long range_first, range_last; /* parsed range */
+	int poll_interval_sec;      /* 0 = batch: list once, exit when all audited */
+	char *channel;              /* NOTIFY channel that triggers a relist, "" = none */
+	int line;                   /* line of the [tasks] header, 0 = absent */
+};
+
+/* [worker]: how tasks run. */
+struct config_worker {
+	enum config_mode mode;
+	struct config_command cmd;
+	int concurrency;            /* exec: processes at once */
+	int procs;                  /* stream, batch: long-running children */
+	int inflight;               /* stream: ids in flight per child */
+	int batch_size;             /* batch: ids per child */
+	int max_line;               /* bytes of a protocol or output line */
+	int task_timeout_sec;       /* 0 = none */
+	int max_attempts;
+	int retry_backoff_sec;      /* first retry delay (capped exponential with jitter) */
+	int retry_backoff_max_sec;
+	struct config_restart_policy policy;
+	int line;                   /* line of the [worker] header, 0 = absent */
+};
+
+/* One [service.NAME]: a cluster singleton run on the leader. */
+struct config_service {
+	char *name;
+	struct config_command cmd;
+	struct config_restart_policy policy;
+	int line;
+};
+
+/* One [cron.NAME]: a scheduled command fired once for the cluster by the leader. */
+struct config_cron {
+	char *name;
+	char *schedule;             /* 5-field cron or @macro, validated with cron_parse() */
+	char *timezone;             /* IANA name, "" = the node's zone */
+	struct config_command cmd;
+	bool enabled;
+	int timeout_sec;            /* 0 = none */
+	int max_attempts;
+	int retry_backoff_sec;
+	int retry_backoff_max_sec;
+	enum config_misfire misfire;
+	int misfire_grace_sec;
+	enum config_concurrency concurrency_policy;
+	int line;
+};
+
 enum log_format { LOG_FORMAT_TEXT, LOG_FORMAT_JSON };
 enum log_level { LOG_LEVEL_DEBUG, LOG_LEVEL_INFO, LOG_LEVEL_WARN, LOG_LEVEL_ERROR };
 
@@ -60,6 +145,13 @@ struct config {
 	/* [lock.NAME] sections, in file order */
 	struct config_lock *locks;
 	size_t nlocks;
+
+	struct config_tasks tasks;
+	struct config_worker worker;
+	struct config_service *services;
+	size_t nservices;
+	struct config_cron *crons;
+	size_t ncrons;
 
 	/* line each global key of the table was set on (0 = default, -line = value rejected) */
 	int key_line[CONFIG_NKEYS];
