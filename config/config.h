@@ -6,9 +6,15 @@
 #include <stddef.h>
 #include <stdio.h>
 
-/* Entries of the key table (config/schema.h): global keys, then [lock.NAME] keys. */
-#define CONFIG_NKEYS 23
+/*
+ * Entries of the key table (config/schema.h): global keys ([cluster],
+ * [coordination], [health], [tasks], [worker]), then the keys of the repeated
+ * sections [lock.NAME], [service.NAME] and [cron.NAME].
+ */
+#define CONFIG_NKEYS 57
 #define CONFIG_LOCK_NKEYS 5
+#define CONFIG_SERVICE_NKEYS 12
+#define CONFIG_CRON_NKEYS 15
 
 /* One [lock.NAME] section: pin the tokens of some tasks to nodes matching a pattern. */
 struct config_lock {
@@ -90,6 +96,7 @@ struct config_service {
 	struct config_command cmd;
 	struct config_restart_policy policy;
 	int line;
+	int key_line[CONFIG_SERVICE_NKEYS]; /* as in struct config_lock */
 };
 
 /* One [cron.NAME]: a scheduled command fired once for the cluster by the leader. */
@@ -107,6 +114,7 @@ struct config_cron {
 	int misfire_grace_sec;
 	enum config_concurrency concurrency_policy;
 	int line;
+	int key_line[CONFIG_CRON_NKEYS]; /* as in struct config_lock */
 };
 
 enum log_format { LOG_FORMAT_TEXT, LOG_FORMAT_JSON };
@@ -141,6 +149,11 @@ struct config {
 	int fence_kill_grace_sec;
 	bool clear_existing_locks;
 	int retention_days;
+	int health_check_interval_sec; /* status file rewrite period */
+
+	/* [health] */
+	char *status_file;          /* "" = none */
+	char *listen;               /* HOST:PORT of the HTTP endpoint, "" = off */
 
 	/* [lock.NAME] sections, in file order */
 	struct config_lock *locks;

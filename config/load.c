@@ -97,12 +97,19 @@ void config_free(struct config *cfg)
 {
 	for (int i = 0; i < CONFIG_NKEYS; i++)
 		config_key_clear(&config_keys[i], cfg);
-	for (size_t l = 0; l < cfg->nlocks; l++) {
-		for (int i = CONFIG_NKEYS; i < CONFIG_NKEYS + CONFIG_LOCK_NKEYS; i++)
-			config_key_clear(&config_keys[i], &cfg->locks[l]);
-		free(cfg->locks[l].name);
+	for (size_t r = 0; r < CONFIG_NREPEATED; r++) {
+		const struct config_repeated *rep = &config_repeated[r];
+		size_t n = config_repeated_count(rep, cfg);
+
+		for (size_t l = 0; l < n; l++) {
+			char *item = config_repeated_item(rep, cfg, l);
+
+			for (int i = rep->first; i < rep->first + rep->nkeys; i++)
+				config_key_clear(&config_keys[i], item);
+			free(*(char **)(item + rep->name_offset));
+		}
+		free(*(void **)((char *)cfg + rep->items_offset));
 	}
-	free(cfg->locks);
 	free(cfg->path);
 	memset(cfg, 0, sizeof(*cfg));
 }

@@ -14,7 +14,7 @@
 /* Longest accepted line, without its line ending. */
 #define PARSE_MAX_LINE 4096
 
-enum parse_section { SECTION_NONE, SECTION_GLOBAL, SECTION_LOCK, SECTION_IGNORE };
+enum parse_section { SECTION_NONE, SECTION_GLOBAL, SECTION_REPEATED, SECTION_IGNORE };
 
 /*
  * What the reader knows about the file. inih (Debian 55) splits lines longer
@@ -35,72 +35,90 @@ struct parse_state {
 	const char *key_line;            /* the current key line inside buf */
 	bool stashed;                    /* key_line did not fit inih's buffer */
 	enum parse_section kind;
-	const char *section;             /* "cluster"/"coordination" when SECTION_GLOBAL */
-	size_t lock;                     /* index in cfg->locks when SECTION_LOCK */
-	int global_line[2];              /* first [cluster] and [coordination] headers */
+	const char *section;             /* table section name when SECTION_GLOBAL */
+	const struct config_repeated *rep; /* the repeated section when SECTION_REPEATED */
+	size_t item;                     /* index of the current item of rep */
+	int global_line[CONFIG_NKEYS];   /* header line, by first key index of its section */
 };
 
-/* Start a new lock section named name at the current line. */
-static void begin_lock(struct parse_state *ps, const char *name)
+/* Start item name of the repeated section rep at the current line (or resume a duplicate). */
+static void begin_item(struct parse_state *ps, const struct config_repeated *rep,
+		       const char *name)
 {
 	struct config *cfg = ps->cfg;
-	struct config_lock *lock;
+	size_t n = config_repeated_count(rep, cfg);
+	void **items = (void **)((char *)cfg + rep->items_offset);
+	char *item;
 
-	for (size_t i = 0; i < cfg->nlocks; i++) {
-		if (!strcmp(cfg->locks[i].name, name)) {
+	ps->kind = SECTION_REPEATED;
+	ps->rep = rep;
+	for (size_t i = 0; i < n; i++) {
+		item = config_repeated_item(rep, cfg, i);
+		if (!strcmp(*(char **)(item + rep->name_offset), name)) {
 			config_error_add(ps->errs, ps->path, ps->line,
-					 "duplicate section [lock.%s] (first at line %d)", name,
-					 cfg->locks[i].line);
-			ps->kind = SECTION_LOCK;
-			ps->lock = i;
+					 "duplicate section [%s.%s] (first at line %d)", rep->section,
+					 name, *(int *)(item + rep->line_offset));
+			ps->item = i;
 			return;
 		}
 	}
-	cfg->locks = config_xrealloc(cfg->locks, (cfg->nlocks + 1) * sizeof(*cfg->locks));
-	lock = &cfg->locks[cfg->nlocks];
-	memset(lock, 0, sizeof(*lock));
-	lock->name = config_xstrdup(name);
-	lock->line = ps->line;
-	for (int i = CONFIG_NKEYS; i < CONFIG_NKEYS + CONFIG_LOCK_NKEYS; i++) {
+	*items = config_xrealloc(*items, (n + 1) * rep->item_size);
+	item = config_repeated_item(rep, cfg, n);
+	memset(item, 0, rep->item_size);
+	*(char **)(item + rep->name_offset) = config_xstrdup(name);
+	*(int *)(item + rep->line_offset) = ps->line;
+	for (int i = rep->first; i < rep->first + rep->nkeys; i++) {
 		char err[64];
 
 		if (config_keys[i].type != CONFIG_LIST && config_keys[i].type != CONFIG_INT_LIST)
-			config_key_set(&config_keys[i], lock, config_keys[i].def, err, sizeof(err));
+			config_key_set(&config_keys[i], item, config_keys[i].def, err, sizeof(err));
 	}
-	ps->kind = SECTION_LOCK;
-	ps->lock = cfg->nlocks++;
+	ps->item = n;
+	*(size_t *)((char *)cfg + rep->count_offset) = n + 1;
 }
 
-/* Handle a "[name]" header: known, lock or unknown section. */
+/* Handle a "[name]" header: a global section of the key table, [SECTION.NAME], or unknown. */
 static void begin_section(struct parse_state *ps, const char *name)
 {
-	static const char *const globals[2] = {"cluster", "coordination"};
+	const char *dot = strchr(name, '.');
 
-	for (int i = 0; i < 2; i++) {
-		if (strcmp(name, globals[i]))
+	for (int i = 0; i < CONFIG_NKEYS; i++) {
+		int *header;
+
+		if (strcmp(name, config_keys[i].section))
 			continue;
-		if (ps->global_line[i])
+		/* i is the first key of the section: the table groups keys by section */
+		if (ps->global_line[i]) {
 			config_error_add(ps->errs, ps->path, ps->line,
 					 "duplicate section [%s] (first at line %d)", name,
 					 ps->global_line[i]);
-		else
+		} else {
 			ps->global_line[i] = ps->line;
+			header = config_section_line(ps->cfg, name);
+			if (header)
+				*header = ps->line;
+		}
 		ps->kind = SECTION_GLOBAL;
-		ps->section = globals[i];
+		ps->section = config_keys[i].section;
 		return;
 	}
 	ps->kind = SECTION_IGNORE;
-	if (!strncmp(name, "lock.", 5)) {
-		const char *n = name + 5;
+	for (size_t r = 0; dot && r < CONFIG_NREPEATED; r++) {
+		const struct config_repeated *rep = &config_repeated[r];
+		const char *n = dot + 1;
 
+		if (strlen(rep->section) != (size_t)(dot - name) ||
+		    strncmp(name, rep->section, (size_t)(dot - name)))
+			continue;
 		if (!*n || n[strspn(n, "abcdefghijklmnopqrstuvwxyzABCDEFGHIJKLMNOPQRSTUVWXYZ"
 				       "0123456789_.-")]) {
 			config_error_add(ps->errs, ps->path, ps->line,
-					 "invalid lock name in [%.200s] (use letters, digits, '_', '.', '-')",
-					 name);
+					 "invalid %s name in [%.200s] (use letters, digits, '_', '.', "
+					 "'-')",
+					 rep->section, name);
 			return;
 		}
-		begin_lock(ps, n);
+		begin_item(ps, rep, n);
 		return;
 	}
 	config_error_add(ps->errs, ps->path, ps->line, "unknown section [%.200s]", name);
@@ -227,8 +245,9 @@ static char *parse_reader(char *str, int num, void *stream)
 /* Store one key = value of the current section, reporting problems at the current line. */
 static void set_key(struct parse_state *ps, const char *name, const char *value)
 {
-	const char *sec = ps->kind == SECTION_LOCK ? CONFIG_LOCK_SECTION : ps->section;
-	struct config_lock *lock = ps->kind == SECTION_LOCK ? &ps->cfg->locks[ps->lock] : NULL;
+	const struct config_repeated *rep = ps->kind == SECTION_REPEATED ? ps->rep : NULL;
+	const char *sec = rep ? rep->section : ps->section;
+	char *item = rep ? config_repeated_item(rep, ps->cfg, ps->item) : NULL;
 	char shown[256], err[512];
 	const char *hint;
 	char *expanded;
@@ -236,8 +255,8 @@ static void set_key(struct parse_state *ps, const char *name, const char *value)
 	int *line;
 	int idx;
 
-	if (lock)
-		snprintf(shown, sizeof(shown), "lock.%.200s", lock->name);
+	if (item)
+		snprintf(shown, sizeof(shown), "%s.%.200s", sec, *(char **)(item + rep->name_offset));
 	else
 		snprintf(shown, sizeof(shown), "%s", sec);
 	idx = config_key_index(sec, name);
@@ -248,8 +267,8 @@ static void set_key(struct parse_state *ps, const char *name, const char *value)
 				 hint ? "'?)" : "");
 		return;
 	}
-	base = lock ? (void *)lock : (void *)ps->cfg;
-	line = lock ? &lock->key_line[idx - CONFIG_NKEYS] : &ps->cfg->key_line[idx];
+	base = item ? (void *)item : (void *)ps->cfg;
+	line = item ? &config_repeated_key_lines(rep, item)[idx - rep->first] : &ps->cfg->key_line[idx];
 	if (*line) {
 		config_error_add(ps->errs, ps->path, ps->line,
 				 "duplicate key '%s' in [%s] (first set at line %d)", name, shown,

@@ -1,100 +1,14 @@
-/* schema.c: the one table of config keys, and typed parsing of values into struct config. */
+/* schema.c: lookups in the key table, and typed parsing of values into struct config. */
 #include "config/schema.h"
 
 #include <ctype.h>
 #include <errno.h>
 #include <limits.h>
+#include <signal.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 #include <strings.h>
-
-static const char *const log_levels[] = {"debug", "info", "warn", "error", NULL};
-static const char *const log_formats[] = {"text", "json", NULL};
-
-#define C(field) offsetof(struct config, field), 0
-#define L(field) offsetof(struct config_lock, field), 0
-#define LL(field, count) offsetof(struct config_lock, field), offsetof(struct config_lock, count)
-#define SECS(def, min, max, reload, help, field) \
-	{"coordination", #field, CONFIG_INT, def, NULL, min, max, NULL, reload, false, help, C(field)}
-
-const struct config_key config_keys[CONFIG_NKEYS + CONFIG_LOCK_NKEYS] = {
-	/* [cluster] */
-	{"cluster", "dsn", CONFIG_STRING, "", NULL, 0, 0, NULL, false, false,
-	 "libpq conninfo or URI; empty = libpq environment (PGHOST, PGPASSFILE, ...)", C(dsn)},
-	{"cluster", "node", CONFIG_STRING, "", "host name", 0, 0, NULL, false, false,
-	 "node name, unique among live nodes (at most 63 bytes, no spaces)", C(node)},
-	{"cluster", "site", CONFIG_STRING, "", NULL, 0, 0, NULL, false, false,
-	 "free-form site or zone label of this node", C(site)},
-	{"cluster", "prefix", CONFIG_STRING, "sync_", NULL, 0, 0, NULL, false, false,
-	 "prefix of jobsync's tables, [a-z_][a-z0-9_]{0,30}", C(prefix)},
-	{"cluster", "log_level", CONFIG_ENUM, "info", NULL, 0, 0, log_levels, true, false,
-	 "least severe level logged", C(log_level)},
-	{"cluster", "log_format", CONFIG_ENUM, "text", NULL, 0, 0, log_formats, true, false,
-	 "log line format", C(log_format)},
-
-	/* [coordination] */
-	{"coordination", "enabled", CONFIG_BOOL, "true", NULL, 0, 0, NULL, false, false,
-	 "false: a single node without a database that owns every task", C(enabled)},
-	{"coordination", "total_tokens", CONFIG_INT, "10000", NULL, 1, 1000000, NULL, false, false,
-	 "number of hash tokens shared among nodes (must match the whole cluster)",
-	 C(total_tokens)},
-	SECS("5", 1, 3600, true, "seconds between heartbeats", heartbeat_interval_sec),
-	SECS("15", 1, 86400, true,
-	     "seconds without a heartbeat after which a node is dead (> 2 x interval)",
-	     heartbeat_timeout_sec),
-	SECS("30", 1, 86400, true,
-	     "seconds between the leader's full rereads of the token and lock tables (repairs "
-	     "hand edits; joins, leaves and lock changes are acted on at once)",
-	     rebalance_check_interval_sec),
-	SECS("10", 1, 86400, true,
-	     "accepted for compatibility: the leader sweeps every second and exactly when a "
-	     "heartbeat expires, never later than this",
-	     dead_node_check_interval_sec),
-	SECS("5", 1, 86400, true,
-	     "seconds between fallback polls for token changes until tokens arrive (NOTIFY and "
-	     "every heartbeat also bring them)",
-	     token_refresh_initial_interval_sec),
-	SECS("30", 1, 86400, true, "seconds between fallback polls for token changes once running",
-	     token_refresh_steady_interval_sec),
-	{"coordination", "locks_enabled", CONFIG_BOOL, "true", NULL, 0, 0, NULL, true, false,
-	 "honour task locks when distributing tokens", C(locks_enabled)},
-	SECS("30", 1, 86400, true,
-	     "accepted for compatibility: leadership is taken by one term-fenced UPDATE, "
-	     "with no lock to wait for",
-	     leader_lock_timeout_sec),
-	SECS("0", 0, 86400, false,
-	     "cold start: seconds the first distribution may wait for nodes to join",
-	     wait_on_enter),
-	SECS("2", 0, 3600, false,
-	     "cold start: distribute once no node joined for this many seconds",
-	     cold_start_quiet_sec),
-	SECS("10", 1, 3600, true, "seconds allowed to connect to the database",
-	     connect_timeout_sec),
-	SECS("30", 1, 3600, true, "cap of the reconnect delay, in seconds", reconnect_max_sec),
-	SECS("1", 1, 3600, true,
-	     "seconds between the stop signal and SIGKILL when a node fences itself",
-	     fence_kill_grace_sec),
-	{"coordination", "clear_existing_locks", CONFIG_BOOL, "false", NULL, 0, 0, NULL, false,
-	 false, "replace the locks this node registered earlier with its [lock.*] sections",
-	 C(clear_existing_locks)},
-	SECS("30", 1, 36500, true, "days of claim and rebalance history kept", retention_days),
-
-	/* [lock.NAME] */
-	{CONFIG_LOCK_SECTION, "tasks", CONFIG_LIST, "", NULL, 0, 0, NULL, true, false,
-	 "comma-separated task ids whose tokens are locked", LL(tasks, ntasks)},
-	{CONFIG_LOCK_SECTION, "tokens", CONFIG_INT_LIST, "", NULL, 0, 999999, NULL, true, false,
-	 "comma-separated token ids to lock", LL(tokens, ntokens)},
-	{CONFIG_LOCK_SECTION, "pattern", CONFIG_STRING, "", NULL, 0, 0, NULL, true, true,
-	 "SQL LIKE pattern of the node names allowed to own these tokens", L(pattern)},
-	{CONFIG_LOCK_SECTION, "reason", CONFIG_STRING, "", NULL, 0, 0, NULL, true, false,
-	 "free text shown in status", L(reason)},
-	{CONFIG_LOCK_SECTION, "expires_days", CONFIG_INT, "0", NULL, 0, 36500, NULL, true, false,
-	 "days until the lock expires; 0 = never", L(expires_days)},
-};
-
-_Static_assert(sizeof(config_keys) / sizeof(config_keys[0]) == CONFIG_NKEYS + CONFIG_LOCK_NKEYS,
-	       "key table size");
 
 void *config_xrealloc(void *p, size_t n)
 {
@@ -116,7 +30,7 @@ char *config_xstrdup(const char *s)
 
 int config_key_index(const char *section, const char *name)
 {
-	for (size_t i = 0; i < CONFIG_NKEYS + CONFIG_LOCK_NKEYS; i++)
+	for (size_t i = 0; i < CONFIG_ALL_NKEYS; i++)
 		if (!strcmp(config_keys[i].section, section) && !strcmp(config_keys[i].name, name))
 			return (int)i;
 	return -1;
@@ -156,7 +70,7 @@ const char *config_key_suggest(const char *section, const char *name)
 	const char *best = NULL;
 	int best_d = 3;
 
-	for (size_t i = 0; i < CONFIG_NKEYS + CONFIG_LOCK_NKEYS; i++) {
+	for (size_t i = 0; i < CONFIG_ALL_NKEYS; i++) {
 		int d;
 
 		if (strcmp(config_keys[i].section, section))
@@ -168,6 +82,62 @@ const char *config_key_suggest(const char *section, const char *name)
 		}
 	}
 	return best;
+}
+
+/* Signals a program may be stopped with, by name. */
+static const struct {
+	const char *name;
+	int number;
+} signals[] = {
+	{"TERM", SIGTERM}, {"INT", SIGINT},   {"HUP", SIGHUP},   {"QUIT", SIGQUIT},
+	{"KILL", SIGKILL}, {"USR1", SIGUSR1}, {"USR2", SIGUSR2},
+};
+
+int config_signal_number(const char *name)
+{
+	if (!strncasecmp(name, "SIG", 3))
+		name += 3;
+	for (size_t i = 0; i < sizeof(signals) / sizeof(signals[0]); i++)
+		if (!strcasecmp(name, signals[i].name))
+			return signals[i].number;
+	return -1;
+}
+
+/* Parse "FIRST-LAST" (integers, FIRST <= LAST, spaces allowed around '-'); "" = unset. */
+static int parse_range(const char *s, long long v[2], char *err, size_t errlen, const char *what)
+{
+	const char *p = s;
+	char *end;
+
+	v[0] = v[1] = 0;
+	if (!*s)
+		return 0;
+	for (int i = 0; i < 2; i++) {
+		while (*p == ' ' || *p == '\t')
+			p++;
+		if (!isdigit((unsigned char)*p) && !(*p == '-' && isdigit((unsigned char)p[1])))
+			goto bad;
+		errno = 0;
+		v[i] = strtoll(p, &end, 10);
+		if (errno == ERANGE)
+			goto bad;
+		for (p = end; *p == ' ' || *p == '\t'; p++)
+			;
+		if (i == 0 && *p++ != '-')
+			goto bad;
+	}
+	if (*p)
+		goto bad;
+	if (v[0] > v[1]) {
+		snprintf(err, errlen, "'%s' = %.64s: FIRST is above LAST", what, s);
+		v[0] = v[1] = 0;
+		return -1;
+	}
+	return 0;
+bad:
+	snprintf(err, errlen, "invalid range '%.64s' for '%s' (use FIRST-LAST, integers)", s, what);
+	v[0] = v[1] = 0;
+	return -1;
 }
 
 void *config_key_field(const struct config_key *key, void *base)
@@ -262,6 +232,9 @@ void config_key_clear(const struct config_key *key, void *base)
 	size_t *count = key->count_offset ? (size_t *)((char *)base + key->count_offset) : NULL;
 
 	switch (key->type) {
+	case CONFIG_RANGE:
+		memset((char *)base + key->count_offset, 0, 2 * sizeof(long long));
+		/* fall through */
 	case CONFIG_STRING:
 		free(*(char **)field);
 		*(char **)field = NULL;
@@ -369,6 +342,27 @@ int config_key_set(const struct config_key *key, void *base, const char *text, c
 	}
 	case CONFIG_INT_LIST:
 		return set_int_list(key, base, text, err, errlen);
+	case CONFIG_SIGNAL:
+		v = config_signal_number(text);
+		if (v < 0) {
+			snprintf(err, errlen,
+				 "invalid signal '%.64s' for '%s' (one of: TERM, INT, HUP, QUIT, KILL, "
+				 "USR1, USR2)",
+				 text, key->name);
+			return -1;
+		}
+		*(int *)field = (int)v;
+		return 0;
+	case CONFIG_RANGE: {
+		long long r[2];
+
+		if (parse_range(text, r, err, errlen, key->name))
+			return -1;
+		free(*(char **)field);
+		*(char **)field = config_xstrdup(text);
+		memcpy((char *)base + key->count_offset, r, sizeof(r));
+		return 0;
+	}
 	}
 	snprintf(err, errlen, "internal error: bad type of '%s'", key->name);
 	return -1;

@@ -6,6 +6,7 @@
 #include <string.h>
 
 #include "config/schema.h"
+#include "config/validate_work.h"
 
 /* Line where global key name was set, 0 when it kept its default. */
 static int key_line(const struct config *cfg, const char *name)
@@ -31,27 +32,42 @@ double config_fence_after_sec(const struct config *cfg)
 	return a > b ? a : b;
 }
 
+/* One int or enum key of base within its table bounds, reported at line. */
+static void check_key_bounds(const struct config_key *k, const void *base, int line,
+			     const char *path, struct config_errors *errs)
+{
+	const void *field = (const char *)base + k->offset;
+	int v, n = 0;
+
+	if (k->type == CONFIG_INT) {
+		v = *(const int *)field;
+		if (v < k->min || v > k->max)
+			config_error_add(errs, path, abs(line), "'%s' = %d is out of range (%ld..%ld)",
+					 k->name, v, k->min, k->max);
+	} else if (k->type == CONFIG_ENUM) {
+		v = *(const int *)field;
+		while (k->choices[n])
+			n++;
+		if (v < 0 || v >= n)
+			config_error_add(errs, path, abs(line), "'%s' has an invalid value", k->name);
+	}
+}
+
 /* Every int and enum key within its table bounds (catches structs not built by the parser). */
 static void check_bounds(const struct config *cfg, const char *path, struct config_errors *errs)
 {
-	for (int i = 0; i < CONFIG_NKEYS; i++) {
-		const struct config_key *k = &config_keys[i];
-		const void *field = (const char *)cfg + k->offset;
-		int v, n = 0;
+	for (int i = 0; i < CONFIG_NKEYS; i++)
+		check_key_bounds(&config_keys[i], cfg, cfg->key_line[i], path, errs);
+	for (size_t r = 0; r < CONFIG_NREPEATED; r++) {
+		const struct config_repeated *rep = &config_repeated[r];
 
-		if (k->type == CONFIG_INT) {
-			v = *(const int *)field;
-			if (v < k->min || v > k->max)
-				config_error_add(errs, path, abs(cfg->key_line[i]),
-						 "'%s' = %d is out of range (%ld..%ld)", k->name, v,
-						 k->min, k->max);
-		} else if (k->type == CONFIG_ENUM) {
-			v = *(const int *)field;
-			while (k->choices[n])
-				n++;
-			if (v < 0 || v >= n)
-				config_error_add(errs, path, abs(cfg->key_line[i]),
-						 "'%s' has an invalid value", k->name);
+		for (size_t i = 0; i < config_repeated_count(rep, cfg); i++) {
+			void *item = config_repeated_item(rep, cfg, i);
+			const int *lines = config_repeated_key_lines(rep, item);
+
+			for (int k = rep->first; k < rep->first + rep->nkeys; k++)
+				check_key_bounds(&config_keys[k], item, lines[k - rep->first], path,
+						 errs);
 		}
 	}
 }
@@ -124,19 +140,13 @@ static void check_prefix(const struct config *cfg, const char *path, struct conf
 /* Each lock: a pattern, some tasks or tokens, tokens below total_tokens. */
 static void check_locks(const struct config *cfg, const char *path, struct config_errors *errs)
 {
-	int tasks = config_key_index(CONFIG_LOCK_SECTION, "tasks") - CONFIG_NKEYS;
-	int tokens = config_key_index(CONFIG_LOCK_SECTION, "tokens") - CONFIG_NKEYS;
-	int pattern = config_key_index(CONFIG_LOCK_SECTION, "pattern") - CONFIG_NKEYS;
-
+	int tasks = config_key_index(CONFIG_LOCK_SECTION, "tasks") - CONFIG_LOCK_FIRST;
+	int tokens = config_key_index(CONFIG_LOCK_SECTION, "tokens") - CONFIG_LOCK_FIRST;
+	/* a missing or empty 'pattern' is reported with the other required keys */
 	for (size_t i = 0; i < cfg->nlocks; i++) {
 		const struct config_lock *l = &cfg->locks[i];
 		const char *name = l->name ? l->name : "";
 
-		if (!l->key_line[pattern] && !(l->pattern && *l->pattern))
-			config_error_add(errs, path, l->line, "[lock.%s] needs a 'pattern'", name);
-		else if (l->key_line[pattern] >= 0 && (!l->pattern || !*l->pattern))
-			config_error_add(errs, path, l->key_line[pattern],
-					 "[lock.%s] has an empty 'pattern'", name);
 		if (!l->key_line[tasks] && !l->key_line[tokens] && !l->ntasks && !l->ntokens)
 			config_error_add(errs, path, l->line,
 					 "[lock.%s] needs 'tasks' or 'tokens' (or both)", name);
@@ -152,6 +162,26 @@ static void check_locks(const struct config *cfg, const char *path, struct confi
 	}
 }
 
+/* [health] listen: "" (off) or HOST:PORT with a port in 1..65535. */
+static void check_listen(const struct config *cfg, const char *path, struct config_errors *errs)
+{
+	const char *l = cfg->listen ? cfg->listen : "";
+	const char *colon = strrchr(l, ':');
+	char *end;
+	long port;
+
+	if (!*l)
+		return;
+	if (colon && colon[1] && !isspace((unsigned char)colon[1])) {
+		port = strtol(colon + 1, &end, 10);
+		if (!*end && port >= 1 && port <= 65535)
+			return;
+	}
+	config_error_add(errs, path, abs(cfg->key_line[config_key_index("health", "listen")]),
+			 "invalid listen address '%.200s': use HOST:PORT with a port in 1..65535",
+			 l);
+}
+
 int config_validate(const struct config *cfg, struct config_errors *errs)
 {
 	size_t before = errs->n;
@@ -162,5 +192,7 @@ int config_validate(const struct config *cfg, struct config_errors *errs)
 	check_node(cfg, path, errs);
 	check_prefix(cfg, path, errs);
 	check_locks(cfg, path, errs);
+	check_listen(cfg, path, errs);
+	config_validate_work(cfg, errs);
 	return errs->n > before ? -1 : 0;
 }

@@ -3,6 +3,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <time.h>
 
 #include "supervisor/cli.h"
 #include "supervisor/cli_db.h"
@@ -11,9 +12,9 @@
 #define STATUS_DEFAULT_TIMEOUT 15
 #define STATUS_SAMPLE_SHOWN 20
 
-enum { STATUS_OPT_TIMEOUT = 0x2000, STATUS_OPT_JSON };
+enum { STATUS_OPT_TIMEOUT = 0x2000, STATUS_OPT_JSON, STATUS_OPT_DATE };
 
-/* Everything but the locks (spliced in at %s); $1 heartbeat timeout, $2 prefix. */
+/* Everything but the locks (spliced in at %s); $1 heartbeat timeout, $2 prefix, $3 date. */
 static const char status_fmt[] =
 	"WITH m AS (SELECT total_tokens, term, leader_node, token_version FROM @meta WHERE id = 1),"
 	" owned AS (SELECT node, count(*) AS n FROM @token WHERE node IS NOT NULL GROUP BY node),"
@@ -45,19 +46,34 @@ static const char status_fmt[] =
 	"  'nodes_before', r.nodes_before, 'nodes_after', r.nodes_after,"
 	"  'tokens_moved', r.tokens_moved, 'duration_ms', r.duration_ms)"
 	"  ORDER BY r.triggered_at DESC, r.id DESC), '[]'::json)"
-	"  FROM (SELECT * FROM @rebalance ORDER BY triggered_at DESC, id DESC LIMIT 5) r))";
+	"  FROM (SELECT * FROM @rebalance ORDER BY triggered_at DESC, id DESC LIMIT 5) r),"
+	"'progress', (SELECT json_build_object('date', $3::text,"
+	"  'claimed', coalesce(sum(claimed), 0), 'done', coalesce(sum(done), 0),"
+	"  'failed', coalesce(sum(failed), 0), 'in_flight', coalesce(sum(in_flight), 0),"
+	"  'nodes', coalesce(json_agg(json_build_object('node', node, 'claimed', claimed,"
+	"   'done', done, 'failed', failed, 'in_flight', in_flight) ORDER BY node), '[]'::json))"
+	"  FROM (SELECT coalesce(a.node, c.node) AS node, count(c.item) AS claimed,"
+	"   count(*) FILTER (WHERE a.status = 'done') AS done,"
+	"   count(*) FILTER (WHERE a.status = 'failed') AS failed,"
+	"   count(*) FILTER (WHERE c.item IS NOT NULL AND a.item IS NULL) AS in_flight"
+	"   FROM (SELECT item, node FROM @claim WHERE date = $3::date) c"
+	"   FULL JOIN (SELECT item, node, status FROM @audit WHERE date = $3::date) a"
+	"   ON a.item = c.item GROUP BY 1) p))";
 
 static void status_usage(FILE *out)
 {
 	fprintf(out,
-		"usage: jobsync status (-c FILE | --dsn DSN) [--prefix P] [--timeout SEC] [--json]\n"
+		"usage: jobsync status (-c FILE | --dsn DSN) [--prefix P] [--timeout SEC]\n"
+		"                      [--date YYYY-MM-DD] [--json]\n"
 		"\n"
 		"Show the cluster: leader and term, nodes (alive, heartbeat age, token\n"
-		"share), locks, unowned tokens and the last rebalances.\n"
+		"share), locks, unowned tokens, the last rebalances, and the progress of\n"
+		"the date's tasks per node (claimed, done, failed, in flight).\n"
 		"\n"
 		"  -c, --config FILE  take dsn, prefix and heartbeat_timeout_sec from this config\n"
 		"      --dsn DSN      libpq conninfo or postgresql:// URI (overrides -c)\n"
 		"      --prefix P     table prefix (default sync_)\n"
+		"      --date DATE    progress of this date (default today, local time)\n"
 		"      --timeout SEC  a node is alive when its heartbeat is younger (default:\n"
 		"                     config heartbeat_timeout_sec, else %d)\n"
 		"      --json         print JSON\n"
@@ -153,6 +169,21 @@ static void status_print_tokens(const json_t *locks, const json_t *un)
 	printf("%s\n", status_int(un, "count") > STATUS_SAMPLE_SHOWN ? " ..." : "");
 }
 
+/* Today's (or --date's) tasks: totals, then one line per node. */
+static void status_print_progress(const json_t *p)
+{
+	const json_t *nodes = json_object_get(p, "nodes");
+	size_t i;
+	const json_t *n;
+	printf("\nprogress %s: claimed %lld, done %lld, failed %lld, in flight %lld\n",
+	       status_str(p, "date"), status_int(p, "claimed"), status_int(p, "done"),
+	       status_int(p, "failed"), status_int(p, "in_flight"));
+	json_array_foreach(nodes, i, n)
+		printf("  %-20s claimed %lld, done %lld, failed %lld, in flight %lld\n",
+		       status_str(n, "node"), status_int(n, "claimed"), status_int(n, "done"),
+		       status_int(n, "failed"), status_int(n, "in_flight"));
+}
+
 static void status_print_rebalances(const json_t *rebs)
 {
 	size_t i;
@@ -180,6 +211,7 @@ static int status_print_table(const json_t *st)
 	int rc = status_print_nodes(json_object_get(st, "nodes"));
 	status_print_tokens(json_object_get(st, "locks"), json_object_get(st, "unowned_tokens"));
 	status_print_rebalances(json_object_get(st, "rebalances"));
+	status_print_progress(json_object_get(st, "progress"));
 	return rc;
 }
 
@@ -189,12 +221,13 @@ int cli_status_main(int argc, char **argv)
 		CLI_DB_LONG_OPTIONS,
 		{"timeout", required_argument, NULL, STATUS_OPT_TIMEOUT},
 		{"json", no_argument, NULL, STATUS_OPT_JSON},
+		{"date", required_argument, NULL, STATUS_OPT_DATE},
 		{"help", no_argument, NULL, 'h'},
 		{NULL, 0, NULL, 0},
 	};
 	struct cli_db db;
-	const char *timeout_arg = NULL;
-	char *tmpl = NULL, timeout_buf[16];
+	const char *timeout_arg = NULL, *date = NULL;
+	char *tmpl = NULL, timeout_buf[16], today[16];
 	json_t *st = NULL;
 	long timeout = STATUS_DEFAULT_TIMEOUT;
 	int opt, rc = 0, json = 0;
@@ -208,6 +241,8 @@ int cli_status_main(int argc, char **argv)
 			timeout_arg = optarg;
 		} else if (opt == STATUS_OPT_JSON) {
 			json = 1;
+		} else if (opt == STATUS_OPT_DATE) {
+			date = optarg;
 		} else if (opt == 'h') {
 			status_usage(stdout);
 			return EXIT_OK;
@@ -238,8 +273,15 @@ int cli_status_main(int argc, char **argv)
 		rc = EXIT_SOFTWARE;
 		goto cleanup;
 	}
-	const char *params[] = {timeout_buf, db.prefix};
-	if (!(st = cli_db_json(&db, "reading the cluster status", tmpl, 2, params, &rc)))
+	if (!date) {
+		time_t now = time(NULL);
+		struct tm tm;
+		localtime_r(&now, &tm);
+		strftime(today, sizeof today, "%Y-%m-%d", &tm);
+		date = today;
+	}
+	const char *params[] = {timeout_buf, db.prefix, date};
+	if (!(st = cli_db_json(&db, "reading the cluster status", tmpl, 3, params, &rc)))
 		goto cleanup;
 	if (json) {
 		json_dumpf(st, stdout, JSON_INDENT(2) | JSON_REAL_PRECISION(15));

@@ -1,7 +1,9 @@
 /* main.c: the jobsync command line: dispatch to a subcommand. */
+#include <signal.h>
 #include <stdio.h>
 #include <string.h>
 
+#include "runner/child.h"
 #include "supervisor/cli.h"
 #include "supervisor/exitcode.h"
 
@@ -30,6 +32,10 @@ static void usage(FILE *out)
 
 int main(int argc, char **argv)
 {
+	/* A worker that closes its stdin must not kill the node with SIGPIPE. */
+	signal(SIGPIPE, SIG_IGN);
+	if (argc > 1 && !strcmp(argv[1], "__child"))
+		return child_shim_main(argc, argv);
 	if (argc < 2) {
 		usage(stderr);
 		return EXIT_USAGE;

@@ -7,6 +7,7 @@
 
 #include "supervisor/exitcode.h"
 #include "supervisor/log.h"
+#include "supervisor/work.h"
 
 static void on_fence(uv_timer_t *t);
 
@@ -39,6 +40,8 @@ static void on_fence(uv_timer_t *t)
 	drop_tokens(n);
 	leader_stop(n, "self-fenced");
 	n->is_leader = false;
+	if (n->work)
+		work_fence(n->work);
 }
 
 static void on_claim_leader(struct pg_conn *c, const PGresult *res, void *arg)
@@ -77,6 +80,8 @@ static void on_heartbeat(struct pg_conn *c, const PGresult *res, void *arg)
 	if (n->state == NODE_FENCED) {
 		log_info("heartbeat accepted again: resuming as an owner");
 		n->state = n->tokens_received ? NODE_RUNNING : NODE_COLD_START;
+		if (n->work)
+			work_unfence(n->work);
 	}
 	int64_t term = atoll(PQgetvalue(res, 0, 1));
 	const char *leader = PQgetvalue(res, 0, 2);
@@ -175,6 +180,10 @@ static void register_again(struct node *n)
 {
 	log_warn("the cluster removed this node (heartbeat too old); rejoining as a new incarnation");
 	drop_tokens(n);
+	if (n->work) {
+		work_fence(n->work);
+		work_unfence(n->work);
+	}
 	leader_stop(n, "removed from the cluster");
 	n->is_leader = false;
 	n->registered = false;
@@ -208,9 +217,12 @@ static void on_fetch(struct pg_conn *c, const PGresult *res, void *arg)
 	n->owned += gained - lost;
 	if (rows > 0)
 		n->token_version = atoll(PQgetvalue(res, 0, 2));
-	if (gained || lost)
+	if (gained || lost) {
 		log_info("tokens: +%d -%d, now %d of %d (version %lld)", gained, lost, n->owned,
 			 n->cfg->total_tokens, (long long)n->token_version);
+		if (n->work)
+			work_tokens_changed(n->work);
+	}
 	if (n->owned > 0 || n->token_version > 0) {
 		n->tokens_received = true;
 		if (n->state == NODE_COLD_START)
@@ -275,7 +287,7 @@ static void on_leave(struct pg_conn *c, const PGresult *res, void *arg)
 		log_warn("could not leave the cluster cleanly%s%s; the others will see this "
 			 "node dead after %d s", res ? ": " : "",
 			 res ? PQresultErrorMessage(res) : "", n->cfg->heartbeat_timeout_sec);
-	node_shutdown(n, EXIT_OK);
+	node_shutdown(n, n->exit_code);
 }
 
 static void on_leave_timeout(uv_timer_t *t)
@@ -283,7 +295,7 @@ static void on_leave_timeout(uv_timer_t *t)
 	struct node *n = t->data;
 	log_warn("leaving the cluster timed out; the others will see this node dead after %d s",
 		 n->cfg->heartbeat_timeout_sec);
-	node_shutdown(n, EXIT_OK);
+	node_shutdown(n, n->exit_code);
 }
 
 void member_leave(struct node *n)
@@ -301,7 +313,7 @@ void member_leave(struct node *n)
 	    pg_query(&n->pg, n->sql.sql[STORE_LEAVE], 3, p, on_leave, n) < 0) {
 		log_warn("not registered or no database connection: stopping without a "
 			 "clean leave");
-		node_shutdown(n, EXIT_OK);
+		node_shutdown(n, n->exit_code);
 		return;
 	}
 	uv_timer_start(&n->leave_timer, on_leave_timeout, 5000, 0);

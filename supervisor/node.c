@@ -15,6 +15,8 @@
 #include "supervisor/member.h"
 #include "supervisor/pgarray.h"
 #include "supervisor/schema.h"
+#include "supervisor/work.h"
+#include "runner/reaper.h"
 
 static void setup_next(struct node *n);
 
@@ -102,6 +104,44 @@ void node_shutdown(struct node *n, int code)
 		uv_close(handles[i], on_closed);
 	if (n->pg_open)
 		pg_close(&n->pg, on_pg_closed);
+	if (n->work)
+		work_close(n->work);
+	reaper_stop();
+}
+
+/* The task engine drained (or there is none): release tokens, leave, exit. */
+static void leave_now(struct node *n)
+{
+	if (!n->cfg->enabled) {
+		node_shutdown(n, n->exit_code);
+		return;
+	}
+	member_leave(n);
+}
+
+static void on_drain_marked(struct pg_conn *c, const PGresult *res, void *arg)
+{
+	(void)c;
+	(void)arg;
+	if (res && PQresultStatus(res) != PGRES_TUPLES_OK)
+		log_warn("marking this node as draining failed: %s", PQresultErrorMessage(res));
+}
+
+void node_request_leave(struct node *n, int code)
+{
+	if (n->state == NODE_DRAINING || n->stopping)
+		return;
+	n->exit_code = code;
+	n->state = NODE_DRAINING;
+	if (!n->work) {
+		leave_now(n);
+		return;
+	}
+	/* Hand the tokens over at once; running tasks finish under their claims. */
+	const char *p[] = {n->cfg->node, n->incarnation, n->sql.channel};
+	if (n->registered)
+		pg_query(&n->pg, n->sql.sql[STORE_DRAIN], 3, p, on_drain_marked, n);
+	work_drain(n->work, leave_now);
 }
 
 static void on_signal(uv_signal_t *s, int signum)
@@ -113,16 +153,15 @@ static void on_signal(uv_signal_t *s, int signum)
 		return;
 	}
 	if (n->state == NODE_DRAINING) {
-		log_warn("%s again: stopping now", strsignal(signum));
-		node_shutdown(n, EXIT_OK);
+		log_warn("%s again: stopping the running tasks now", strsignal(signum));
+		if (n->work)
+			work_stop_now(n->work);
+		else
+			node_shutdown(n, n->exit_code);
 		return;
 	}
 	log_info("%s: leaving the cluster", strsignal(signum));
-	if (!n->cfg->enabled) {
-		node_shutdown(n, EXIT_OK);
-		return;
-	}
-	member_leave(n);
+	node_request_leave(n, EXIT_OK);
 }
 
 /* A step of the setup chain finished; report failures and move on. */
@@ -349,6 +388,8 @@ static void setup_next(struct node *n)
 		break;
 	case SETUP_DONE:
 		member_start(n);
+		if (!n->work && cfg->tasks.source != SOURCE_NONE && !(n->work = work_new(n)))
+			node_shutdown(n, EXIT_SOFTWARE);
 		return;
 	}
 	if (rc < 0 && pg_ready(&n->pg))
@@ -378,6 +419,8 @@ static void on_notify(struct pg_conn *c, const char *channel, const char *payloa
 	(void)c;
 	if (!strcmp(channel, n->sql.channel))
 		member_notify(n, payload);
+	else if (n->work)
+		work_notify(n->work, channel);
 }
 
 static const struct pg_handlers node_pg_handlers = {
@@ -405,7 +448,7 @@ static void init_handles(struct node *n)
 	n->open_handles = 9;
 }
 
-int node_run(const struct config *cfg)
+int node_run(const struct config *cfg, const char *date)
 {
 	struct node n;
 	uv_loop_t loop;
@@ -418,6 +461,7 @@ int node_run(const struct config *cfg)
 	n.cfg = cfg;
 	n.token_version = -1;
 	n.exit_code = EXIT_OK;
+	n.date = date;
 	n.rng = (uint64_t)getpid() << 32 ^ (uint64_t)time(NULL) ^ (uint64_t)(uintptr_t)&n;
 	n.session_key = new_session_key(&n);
 	if (gethostname(n.host, sizeof n.host) != 0)
@@ -427,6 +471,10 @@ int node_run(const struct config *cfg)
 	    leader_init(&n.leader_state, cfg->total_tokens) < 0)
 		goto cleanup;
 	init_handles(&n);
+	if (cfg->tasks.channel && *cfg->tasks.channel && store_listen_also(&n.sql, cfg->tasks.channel) < 0)
+		goto cleanup;
+	if (reaper_start(&loop, false) < 0)
+		log_warn("cannot watch for orphaned processes; they will be reaped by init");
 	if (cfg->enabled) {
 		int to = cfg->heartbeat_timeout_sec * 1000;
 		if (pg_init(&n.pg, &loop, cfg->dsn ? cfg->dsn : "", &node_pg_handlers, &n,
@@ -441,7 +489,10 @@ int node_run(const struct config *cfg)
 		log_info("coordination disabled: this node owns every task; no database used");
 		n.state = NODE_RUNNING;
 		n.owned = cfg->total_tokens;
+		n.registered = true;
 		memset(n.mine, 1, (size_t)cfg->total_tokens);
+		if (cfg->tasks.source != SOURCE_NONE && !(n.work = work_new(&n)))
+			n.exit_code = EXIT_SOFTWARE;
 		/* Keep the loop alive until a signal arrives. */
 		uv_ref((uv_handle_t *)&n.sigterm);
 	}
@@ -454,6 +505,7 @@ cleanup:
 		uv_run(&loop, UV_RUN_DEFAULT);
 	}
 	uv_loop_close(&loop);
+	work_free(n.work);
 	leader_free(&n.leader_state);
 	store_free(&n.sql);
 	free(n.mine);

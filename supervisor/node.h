@@ -75,14 +75,19 @@ struct node {
 	bool tokens_received;
 
 	struct leader leader_state;
+	struct work *work;        /* task engine, when [tasks] has a source */
+	const char *date;         /* --date, or NULL for today */
 
 	int exit_code;
 	bool stopping;
 	bool pg_open;             /* pg_init succeeded: pg must be closed */
 };
 
-/* Run a node until it stops; returns the process exit code. */
-int node_run(const struct config *cfg);
+/* Run a node until it stops (date: --date or NULL); returns the process exit code. */
+int node_run(const struct config *cfg, const char *date);
+
+/* Leave the cluster as on SIGTERM (drain first); exit with code. */
+void node_request_leave(struct node *n, int code);
 
 /* Monotonic milliseconds of the loop. */
 uint64_t node_now_ms(const struct node *n);

@@ -87,7 +87,7 @@ int cli_run_main(int argc, char **argv)
 		return EXIT_CONFIG;
 	}
 	log_setup(cfg.node, cfg.log_level, cfg.log_format);
-	rc = node_run(&cfg);
+	rc = node_run(&cfg, date);
 	config_free(&cfg);
 	return rc;
 }

@@ -81,6 +81,7 @@ static const char schema_ddl_tmpl[] =
 	"  created_on timestamptz NOT NULL DEFAULT now(),\n"
 	"  PRIMARY KEY (item, date));\n"
 	"CREATE INDEX IF NOT EXISTS @claim_node_idx ON @claim (node);\n"
+	"CREATE SEQUENCE IF NOT EXISTS @fence_seq;\n"
 	"CREATE TABLE IF NOT EXISTS @audit (\n"
 	"  item text NOT NULL,\n"
 	"  date date NOT NULL DEFAULT current_date,\n"

@@ -70,7 +70,8 @@ static const char *const templates[STORE_NSTMT] = {
 	/*
 	 * Leader's look at the cluster: remove nodes past the heartbeat timeout
 	 * (releasing their unaudited claims), expire locks, and list live (L),
-	 * removed (D) and present-but-not-alive (Z) nodes, plus a fingerprint of
+	 * removed (D) and present-but-not-alive (Z, draining ones excepted: they
+	 * leave) nodes, plus a fingerprint of
 	 * the lock table (F) and the seconds until the next heartbeat expires (E).
 	 */
 	[STORE_INSPECT] =
@@ -85,7 +86,7 @@ static const char *const templates[STORE_NSTMT] = {
 		" AND n.name NOT IN (SELECT name FROM dead)"
 		" UNION ALL SELECT 'D', name FROM dead"
 		" UNION ALL SELECT 'Z', n.name FROM @node n WHERE NOT " ALIVE("n", "$1::float8", "$2::bool")
-		" AND n.name NOT IN (SELECT name FROM dead)"
+		" AND NOT n.draining AND n.name NOT IN (SELECT name FROM dead)"
 		" UNION ALL SELECT 'F', (SELECT count(*) FROM @lock WHERE expires_at IS NULL"
 		" OR expires_at >= now())::text || '/' || coalesce((SELECT max(created_at)::text"
 		" FROM @lock), '') || '/' || (SELECT count(*) FROM exp)::text"
@@ -165,6 +166,57 @@ static const char *const templates[STORE_NSTMT] = {
 		" WHERE requested_at < now() - make_interval(days => $1::int) RETURNING 1)"
 		" SELECT (SELECT count(*) FROM r), (SELECT count(*) FROM a),"
 		" (SELECT count(*) FROM c), (SELECT count(*) FROM q)",
+
+	/*
+	 * Claim a batch (G1): only while this incarnation is registered, fresh and
+	 * not draining, only tasks whose token this node owns in the token table,
+	 * not yet audited, and unique per (item, date). Every input comes back:
+	 * c = claimed (with its fencing number), a = already audited, h = held by
+	 * another node or not ours right now.
+	 */
+	[STORE_CLAIM] =
+		"WITH me AS (SELECT 1 FROM @node WHERE name = $1 AND incarnation = $2"
+		" AND NOT draining AND last_heartbeat > now() - make_interval(secs => $5::float8)),"
+		" m AS (SELECT total_tokens FROM @meta WHERE id = 1),"
+		" x AS (SELECT DISTINCT item FROM unnest($4::text[]) AS u(item)),"
+		" cand AS (SELECT x.item FROM x, m WHERE EXISTS (SELECT 1 FROM me)"
+		" AND EXISTS (SELECT 1 FROM @token t WHERE t.token_id = @token_of(x.item, m.total_tokens)"
+		" AND t.node = $1)"
+		" AND NOT EXISTS (SELECT 1 FROM @audit a WHERE a.item = x.item AND a.date = $3::date)),"
+		" ins AS (INSERT INTO @claim (item, date, node, incarnation, fence)"
+		" SELECT item, $3::date, $1, $2, nextval('@fence_seq') FROM cand"
+		" ON CONFLICT (item, date) DO NOTHING RETURNING item, fence)"
+		" SELECT x.item, CASE WHEN ins.item IS NOT NULL THEN 'c'"
+		" WHEN EXISTS (SELECT 1 FROM @audit a WHERE a.item = x.item AND a.date = $3::date)"
+		" THEN 'a' ELSE 'h' END, ins.fence"
+		" FROM x LEFT JOIN ins ON ins.item = x.item",
+
+	/* Audit a batch (G3): accepted only for the claims this incarnation holds. */
+	[STORE_AUDIT] =
+		"WITH x AS (SELECT * FROM unnest($4::text[], $5::text[], $6::int[], $7::int[],"
+		" $8::bigint[], $9::text[]) AS u(item, status, attempts, exit_status, duration_ms,"
+		" message))"
+		" INSERT INTO @audit (item, date, node, status, attempts, exit_status, duration_ms,"
+		" message)"
+		" SELECT x.item, $3::date, $1, x.status, x.attempts, x.exit_status, x.duration_ms,"
+		" x.message FROM x JOIN @claim c ON c.item = x.item AND c.date = $3::date"
+		" AND c.node = $1 AND c.incarnation = $2"
+		" ON CONFLICT (item, date) DO NOTHING RETURNING item",
+
+	/* Give claims back unaudited (token moved, drain): the new owner runs them. */
+	[STORE_RELEASE] =
+		"WITH d AS (DELETE FROM @claim c WHERE c.node = $1 AND c.incarnation = $2"
+		" AND c.date = $3::date AND c.item = ANY($4::text[])"
+		" AND NOT EXISTS (SELECT 1 FROM @audit a WHERE a.item = c.item AND a.date = c.date)"
+		" RETURNING 1) SELECT count(*) FROM d",
+
+	/* Start of a drain: the node stops counting as live, so its tokens move now. */
+	[STORE_DRAIN] =
+		"UPDATE @node SET draining = true WHERE name = $1 AND incarnation = $2"
+		" RETURNING pg_notify($3, 'leave')",
+
+	[STORE_AUDITED] =
+		"SELECT a.item FROM @audit a WHERE a.date = $1::date AND a.item = ANY($2::text[])",
 };
 
 int store_init(struct store *s, const char *prefix)
@@ -178,6 +230,18 @@ int store_init(struct store *s, const char *prefix)
 	if (!s->listen)
 		return -1;
 	sprintf(s->listen, "LISTEN %s", s->channel);
+	return 0;
+}
+
+int store_listen_also(struct store *s, const char *channel)
+{
+	size_t len = strlen(s->listen) + strlen(channel) + 16;
+	char *l = malloc(len);
+	if (!l)
+		return -1;
+	snprintf(l, len, "%s; LISTEN %s", s->listen, channel);
+	free(s->listen);
+	s->listen = l;
 	return 0;
 }
 

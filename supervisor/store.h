@@ -20,6 +20,11 @@ enum store_stmt {
 	STORE_LOCKS_CLEAR,   /* $1 created_by */
 	STORE_LOCKS_PUT,     /* $1 tokens int[] $2 patterns text[] $3 reasons text[] $4 tasks text[] $5 expires_days int[] $6 created_by $7 channel */
 	STORE_PRUNE,         /* $1 retention days -> rebalances, audits, claims, requests deleted */
+	STORE_CLAIM,         /* $1 name $2 inc $3 date $4 items text[] $5 timeout -> item, c|a|h, fence */
+	STORE_AUDIT,         /* $1 name $2 inc $3 date $4 items $5 statuses $6 attempts $7 exits $8 ms $9 msgs -> item */
+	STORE_RELEASE,       /* $1 name $2 inc $3 date $4 items text[] -> released count */
+	STORE_AUDITED,       /* $1 date $2 items text[] -> items audited for the date */
+	STORE_DRAIN,         /* $1 name $2 inc $3 channel: mark draining, NOTIFY leave */
 	STORE_NSTMT
 };
 
@@ -28,6 +33,9 @@ struct store {
 	char *listen;        /* LISTEN <prefix>events */
 	char channel[64];    /* <prefix>events */
 };
+
+/* Also LISTEN on channel (a validated identifier) after every connect. 0 or -1. */
+int store_listen_also(struct store *s, const char *channel);
 
 /* Expand every statement for prefix (already validated). Returns 0 or -1. */
 int store_init(struct store *s, const char *prefix);

@@ -36,10 +36,12 @@ struct task {
 	int64_t fence;              /* fencing number of this node's claim */
 	uint64_t ready_ms;          /* WAITING: retry not before this */
 	uint64_t started_ms;        /* start of the current attempt */
+	int duration_ms;            /* of the last attempt */
 	int exit_status;            /* last attempt: exit status, or 128 + signal */
 	char *message;              /* last failure message (stderr tail, protocol text) */
 	bool failed;                /* AUDITING: the audit says failed */
 	bool queued;                /* in the pending queue */
+	int slot;                   /* stream/batch: the child it was given to */
 	struct task *hnext;         /* hash chain */
 	struct task *qnext;         /* pending queue */
 };

@@ -140,15 +140,17 @@ static const struct {
 	{"[lock.a]\npattern = %\ntasks = 1\npatern = x\n", 4,
 	 "unknown key 'patern' in [lock.a] (did you mean 'pattern'?)"},
 	/* unknown sections, including the ones not supported yet; their keys are skipped */
-	{"[cluster]\n[worker]\nmode = exec\n", 2, "unknown section [worker]"},
-	{"\n\n[tasks]\nsource = sql\n", 3, "unknown section [tasks]"},
-	{"[service.publisher]\ncommand = x\n", 1, "unknown section [service.publisher]"},
-	{"[cron.cleanup]\n", 1, "unknown section [cron.cleanup]"},
-	{"[health]\n", 1, "unknown section [health]"},
+	{"[cluster]\n[workers]\nmode = exec\n", 2, "unknown section [workers]"},
+	{"\n\n[task]\nsource = sql\n", 3, "unknown section [task]"},
+	{"[services.publisher]\ncommand = x\n", 1, "unknown section [services.publisher]"},
 	{"[hooks]\n", 1, "unknown section [hooks]"},
 	{"[lock]\n", 1, "unknown section [lock]"},
+	{"[service]\n", 1, "unknown section [service]"},
+	{"[cron]\ncommand = x\n", 1, "unknown section [cron]"},
 	{"[lock.]\n", 1, "invalid lock name"},
 	{"[lock.a b]\n", 1, "invalid lock name"},
+	{"[service.]\n", 1, "invalid service name"},
+	{"[cron.a/b]\nschedule = @daily\n", 1, "invalid cron name in [cron.a/b]"},
 	{"[cluster\n", 1, "missing ']'"},
 	{"key = 1\n", 1, "outside of any section"},
 	{"[cluster]\njunk\n", 2, "expected 'key = value' or '[section]'"},
@@ -419,7 +421,7 @@ static void test_all_errors_collected(void **state)
 		"[cluster]\n"
 		"nod = x\n"
 		"log_level = loud\n"
-		"[worker]\n"
+		"[workers]\n"
 		"mode = exec\n"
 		"[coordination]\n"
 		"enabled = maybe\n"
@@ -473,10 +475,10 @@ static void test_load_missing_file(void **state)
 	config_free(&cfg);
 }
 
-/* Uncomment the "#key = value" and "#[section]" lines of the sample's lock example. */
-static char *uncomment_lock_example(const char *sample)
+/* Uncomment the "#key = value" and "#[section]" lines of the sample's examples. */
+static char *uncomment_examples(const char *sample)
 {
-	char *out = strdup(sample), *p = strstr(out, "#[lock.gpu]");
+	char *out = strdup(sample), *p = strstr(out, "#[tasks]");
 
 	assert_non_null(p);
 	for (; *p; p++) {
@@ -496,7 +498,7 @@ static void test_sample_round_trip(void **state)
 	(void)state;
 	config_sample(mem);
 	fclose(mem);
-	for (int i = 0; i < CONFIG_NKEYS + CONFIG_LOCK_NKEYS; i++) {
+	for (int i = 0; i < CONFIG_ALL_NKEYS; i++) {
 		char needle[128];
 
 		snprintf(needle, sizeof(needle), "%s =", config_keys[i].name);
@@ -505,13 +507,21 @@ static void test_sample_round_trip(void **state)
 	}
 	assert_non_null(strstr(text, "[cluster]"));
 	assert_non_null(strstr(text, "[coordination]"));
+	assert_non_null(strstr(text, "\n[health]\n"));
+	assert_non_null(strstr(text, "#[tasks]"));
+	assert_non_null(strstr(text, "#[worker]"));
 	assert_non_null(strstr(text, "#[lock.gpu]"));
+	assert_non_null(strstr(text, "#[service.publisher]"));
+	assert_non_null(strstr(text, "#[cron.cleanup]"));
 	expect_clean(text, &cfg);
+	assert_int_equal(cfg.tasks.line, 0);
+	assert_int_equal(cfg.worker.line, 0);
+	assert_int_equal(cfg.nservices + cfg.ncrons + cfg.nlocks, 0);
 	config_defaults(&def);
 	for (int i = 0; i < CONFIG_NKEYS; i++) {
 		const struct config_key *k = &config_keys[i];
 
-		if (k->type == CONFIG_STRING)
+		if (k->type == CONFIG_STRING || k->type == CONFIG_RANGE)
 			assert_string_equal(*(char **)((char *)&cfg + k->offset),
 					    *(char **)((char *)&def + k->offset));
 		else if (k->type == CONFIG_BOOL)
@@ -524,8 +534,18 @@ static void test_sample_round_trip(void **state)
 	config_free(&def);
 	config_free(&cfg);
 
-	locked = uncomment_lock_example(text);
+	locked = uncomment_examples(text);
 	expect_clean(locked, &cfg);
+	assert_int_equal(cfg.tasks.source, SOURCE_RANGE);
+	assert_int_equal(cfg.tasks.range_first, 1);
+	assert_int_equal(cfg.tasks.range_last, 1000);
+	assert_string_equal(cfg.worker.cmd.command, "/opt/jobs/process-task {}");
+	assert_true(cfg.worker.line > cfg.tasks.line && cfg.tasks.line > 0);
+	assert_int_equal(cfg.nservices, 1);
+	assert_string_equal(cfg.services[0].name, "publisher");
+	assert_int_equal(cfg.ncrons, 1);
+	assert_string_equal(cfg.crons[0].schedule, "0 3 * * *");
+	assert_string_equal(cfg.crons[0].timezone, "UTC");
 	assert_int_equal(cfg.nlocks, 1);
 	assert_string_equal(cfg.locks[0].name, "gpu");
 	assert_int_equal(cfg.locks[0].ntasks, 2);
@@ -547,7 +567,11 @@ static void test_reference_md(void **state)
 	assert_non_null(strstr(text, "| Section | Key |"));
 	assert_non_null(strstr(text, "| `[coordination]` | `total_tokens` | integer | `10000` | number of hash tokens"));
 	assert_non_null(strstr(text, "| `[lock.NAME]` | `pattern` |"));
-	for (int i = 0; i < CONFIG_NKEYS + CONFIG_LOCK_NKEYS; i++) {
+	assert_non_null(strstr(text, "| `[service.NAME]` | `command` |"));
+	assert_non_null(strstr(text, "| `[cron.NAME]` | `schedule` |"));
+	assert_non_null(strstr(text, "| `[worker]` | `stop_signal` | signal | `TERM` |"));
+	assert_non_null(strstr(text, "| `[tasks]` | `source` | enum | `none` |"));
+	for (int i = 0; i < CONFIG_ALL_NKEYS; i++) {
 		char needle[128];
 
 		snprintf(needle, sizeof(needle), "| `%s` |", config_keys[i].name);
@@ -559,13 +583,20 @@ static void test_reference_md(void **state)
 static void test_key_table(void **state)
 {
 	(void)state;
-	/* every default parses, and lookups find every key */
-	for (int i = 0; i < CONFIG_NKEYS + CONFIG_LOCK_NKEYS; i++) {
+	/* lookups find every key; repeated sections own exactly their index range */
+	for (int i = 0; i < CONFIG_ALL_NKEYS; i++) {
 		const struct config_key *k = &config_keys[i];
+		const struct config_repeated *rep = config_repeated_find(k->section);
 
 		assert_int_equal(config_key_index(k->section, k->name), i);
 		assert_non_null(k->help);
-		assert_true((i < CONFIG_NKEYS) == (strcmp(k->section, CONFIG_LOCK_SECTION) != 0));
+		assert_true((i < CONFIG_NKEYS) == (rep == NULL));
+		if (rep)
+			assert_true(i >= rep->first && i < rep->first + rep->nkeys);
+		/* keys of a section are contiguous (the parser finds a section by its first key) */
+		if (i > 0 && strcmp(config_keys[i - 1].section, k->section))
+			for (int j = 0; j < i; j++)
+				assert_string_not_equal(config_keys[j].section, k->section);
 	}
 	assert_int_equal(config_key_index("cluster", "nope"), -1);
 	assert_string_equal(config_key_suggest("coordination", "heartbeat_intervl_sec"),

@@ -1,0 +1,73 @@
+/* child_io.h: the state of one child, shared by child.c (process) and child_io.c (pipes); runner-private. */
+#ifndef JOBSYNC_CHILD_IO_H
+#define JOBSYNC_CHILD_IO_H
+
+#include <stdbool.h>
+#include <stddef.h>
+#include <stdint.h>
+
+#include <uv.h>
+
+#include "runner/child.h"
+#include "runner/lines.h"
+
+#define CHILD_WRITE_MAX (1024 * 1024) /* bytes queued for stdin before -EAGAIN */
+#define CHILD_READ_BUF 65536          /* one read from stdout or stderr */
+#define CHILD_GRACE_MS 200            /* wait for output EOF after the exit */
+#define CHILD_DEFAULT_MAX_LINE 4096
+
+/* One output pipe (stdout or stderr) and its line splitter. */
+struct child_out {
+	uv_pipe_t pipe;
+	struct lines lines;
+	struct child *owner;
+	enum child_stream which;
+	bool eof;               /* EOF, error, or cut after the grace: closed */
+	char buf[CHILD_READ_BUF];
+};
+
+struct child {
+	uv_loop_t *loop;
+	uv_process_t proc;
+	uv_timer_t timer;       /* stop escalation before the exit, output grace after */
+	uv_pipe_t in;
+	uv_shutdown_t shutdown_req;
+	struct child_out out[2];
+	struct child_events ev;
+	void *ud;
+	char *name;
+	int pid;
+	int stop_signal;
+	uint64_t stop_timeout_ms;
+	uint64_t started_ms;
+	int handles;            /* initialized handles not yet closed */
+	bool in_init;           /* stdin is a pipe (handle initialized) */
+	bool in_closed;         /* no more writes: closed by us, broken, or the child exited */
+	size_t in_queued;       /* bytes handed to uv_write and not yet completed */
+	bool stopping, exited, done, freeing;
+	int exit_status, term_signal;
+	char *tail;             /* last tail_max bytes of stderr, NUL-terminated */
+	size_t tail_len, tail_max;
+};
+
+/* Init the pipes and splitters and fill stdio[0..2] for uv_spawn. */
+int child_io_init(struct child *c, const struct child_spec *spec, uv_stdio_container_t *stdio);
+/* Start reading stdout and stderr (after a successful spawn). */
+int child_io_start(struct child *c);
+/* The process exited: stdin takes no more writes. */
+void child_io_on_exit(struct child *c);
+/* The grace after the exit is over: deliver partial lines and close the outputs. */
+void child_io_cut(struct child *c);
+/* Both outputs reached EOF (or were cut). */
+bool child_io_drained(const struct child *c);
+/* Close the pipes still open (child_free, or a failed spawn). */
+void child_io_close(struct child *c);
+/* Free the splitters and the tail (after the last handle closed). */
+void child_io_release(struct child *c);
+
+/* From child.c: close callback of every handle, closing once, and the check for the end. */
+void child_handle_closed(uv_handle_t *h);
+void child_close_handle(uv_handle_t *h);
+void child_check_done(struct child *c);
+
+#endif

@@ -1,0 +1,150 @@
+#!/usr/bin/env python3
+"""test_work.py: running tasks across a real cluster: exec, stream and batch modes over
+3 nodes, every task audited exactly once with no two executions of a task overlapping
+(G1-G3); a node SIGKILLed mid-run (G2, G4); a missing worker binary; odd task ids."""
+
+import os
+import signal
+import sys
+import time
+
+sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
+import harness as H  # noqa: E402
+
+WORKERS = os.path.join(os.path.dirname(os.path.abspath(__file__)), "workers")
+N = int(os.environ.get("JOBSYNC_WORK_TASKS", "10000"))
+
+
+def read_record(path):
+    """[(kind, id, node, ns)] from the workers' record file."""
+    out = []
+    if not os.path.exists(path):
+        return out
+    with open(path, errors="replace") as f:
+        for line in f:
+            parts = line.rstrip("\n").split(" ")
+            if len(parts) >= 6 and parts[0] in ("S", "E"):
+                out.append((parts[0], parts[1], parts[2], int(parts[-1])))
+    return out
+
+
+def assert_no_overlap(case, events, killed=None):
+    """No id has two executions at once. Executions cut short on a killed node end at its
+    kill time + 1 s (G4: its children die with it)."""
+    killed = killed or {}
+    by_id = {}
+    for kind, tid, node, ns in events:
+        by_id.setdefault(tid, []).append((ns, kind, node))
+    overlaps = []
+    for tid, evs in by_id.items():
+        evs.sort()
+        open_on = {}
+        for ns, kind, node in evs:
+            if kind == "S":
+                for other, since in list(open_on.items()):
+                    end = killed.get(other)
+                    if end is not None and ns > end + 1_000_000_000:
+                        del open_on[other]
+                if open_on:
+                    overlaps.append((tid, node, list(open_on)))
+                open_on[node] = ns
+            else:
+                open_on.pop(node, None)
+    case.assertEqual(overlaps[:5], [], "%d tasks ran twice at once" % len(overlaps))
+
+
+class Work(H.ClusterCase):
+    def work_config(self, name, mode, command, tasks="1-%d" % N, extra_worker=""):
+        extra = ("[tasks]\nsource = range\nrange = %s\npoll_interval_sec = 0\n\n"
+                 "[worker]\nmode = %s\ncommand = %s\nmax_attempts = 2\nretry_backoff_sec = 1\n%s"
+                 % (tasks, mode, command, extra_worker))
+        return self.config(name, extra=extra)
+
+    def run_mode(self, mode, command, extra_worker=""):
+        record = os.path.join(self.dir, "record.log")
+        env = {"RECORD": record}
+        nodes = []
+        for name in ("n1", "n2", "n3"):
+            cfg = self.work_config(name, mode, command, extra_worker=extra_worker)
+            nodes.append(self.start_node(name, config=cfg, env=env))
+        t = time.monotonic()
+        for node in nodes:
+            rc = node.wait(240 * H.SLOW)
+            self.assertEqual(rc, 0, node.tail())
+        el = time.monotonic() - t
+        H.report("%s mode: %d tasks over 3 nodes, batch to all nodes exited" % (mode, N), el)
+        self.assertEqual(self.scalar("SELECT count(*) FROM @audit WHERE status = 'done'"), N)
+        self.assertEqual(self.scalar("SELECT count(DISTINCT item) FROM @audit"), N)
+        per_node = dict(self.q("SELECT node, count(*) FROM @audit GROUP BY node"))
+        self.assertEqual(set(per_node), {"n1", "n2", "n3"}, per_node)
+        events = read_record(record)
+        starts = sum(1 for e in events if e[0] == "S")
+        self.assertEqual(starts, N, "each task started exactly once")
+        assert_no_overlap(self, events)
+
+    def test_exec_mode(self):
+        self.run_mode("exec", os.path.join(WORKERS, "record.sh") + " {}", "concurrency = 4\n")
+
+    def test_stream_mode(self):
+        self.run_mode("stream", os.path.join(WORKERS, "stream.sh"), "procs = 2\ninflight = 4\n")
+
+    def test_batch_mode(self):
+        self.run_mode("batch", os.path.join(WORKERS, "batch.sh"), "procs = 2\nbatch_size = 50\n")
+
+    def test_node_killed_mid_run(self):
+        record = os.path.join(self.dir, "record.log")
+        env = {"RECORD": record, "WORK_SLEEP": "0.05"}
+        count = 600
+        nodes = []
+        for name in ("n1", "n2", "n3"):
+            cfg = self.work_config(name, "exec", os.path.join(WORKERS, "record.sh") + " {}",
+                                   tasks="1-%d" % count, extra_worker="concurrency = 2\n")
+            nodes.append(self.start_node(name, config=cfg, env=env))
+        H.wait_until(lambda: self.scalar("SELECT count(*) FROM @audit WHERE node = 'n3'") >= 20,
+                      60, "n3 to finish some tasks")
+        nodes[2].kill_group(signal.SIGKILL)
+        killed_ns = time.time_ns()
+        for node in nodes[:2]:
+            self.assertEqual(node.wait(180 * H.SLOW), 0, node.tail())
+        self.assertEqual(self.scalar("SELECT count(*) FROM @audit WHERE status = 'done'"), count)
+        events = read_record(record)
+        late = [e for e in events if e[2] == "n3" and e[3] > killed_ns + 1_000_000_000]
+        self.assertEqual(late, [], "n3's workers kept running after it was killed")
+        assert_no_overlap(self, events, killed={"n3": killed_ns})
+
+    def test_missing_worker_binary(self):
+        cfg = self.work_config("n1", "exec", "/nonexistent/worker {}", tasks="1-5",
+                               extra_worker="concurrency = 2\n")
+        node = self.start_node("n1", config=cfg)
+        self.assertEqual(node.wait(60 * H.SLOW), 0, node.tail())
+        rows = self.q("SELECT status, attempts, exit_status, message FROM @audit")
+        self.assertEqual(len(rows), 5)
+        for status, attempts, exit_status, message in rows:
+            self.assertEqual((status, attempts, exit_status), ("failed", 2, 127))
+            self.assertIn("/nonexistent/worker", message)
+        self.assertLess(node.output().count("cannot start the worker"), 5 * 2 + 1,
+                        "no hot restart loop")
+
+    def test_odd_task_ids(self):
+        path = os.path.join(self.dir, "ids.txt")
+        ids = ["plain", "'; DROP TABLE sync_audit; --", 'quo"te\'s', "x" * 1024, "sp ace",
+               "caf\u00e9"]
+        with open(path, "wb") as f:
+            for i in ids:
+                f.write(i.encode() + b"\n")
+            f.write(b"y" * 1025 + b"\n")      # too long: skipped
+            f.write(b"bad\xffutf8\n")         # invalid UTF-8: skipped
+            f.write(b"\n")                    # empty: skipped
+        record = os.path.join(self.dir, "record.log")
+        extra = ("[tasks]\nsource = file\npath = %s\npoll_interval_sec = 0\n\n"
+                 "[worker]\nmode = exec\ncommand = %s {}\n" % (path, os.path.join(WORKERS, "record.sh")))
+        node = self.start_node("n1", config=self.config("n1", extra=extra), env={"RECORD": record})
+        self.assertEqual(node.wait(60 * H.SLOW), 0, node.tail())
+        done = sorted(r[0] for r in self.q("SELECT item FROM @audit WHERE status = 'done'"))
+        self.assertEqual(done, sorted(ids))
+        self.assertEqual(self.scalar("SELECT count(*) FROM @audit"), len(ids))
+        self.assertIn("skipping a listed task", node.output())
+
+
+if __name__ == "__main__":
+    H.main()
