@@ -3,7 +3,7 @@
 
   * exec mode, no-op worker (/bin/true {}), 20000 tasks, concurrency 2, against
     `xargs -P2 -n1 /bin/true` on the same ids (goal: jobsync wall <= 1.15 x xargs);
-  * stream mode, echo worker (sed answering "ID ok"), 200000 tasks (goal: >= 50000
+  * stream mode, echo worker (stdbuf -oL sed answering "ID ok"), 200000 tasks (goal: >= 50000
     tasks/s), against PostgreSQL's batched insert rate for two rows per task measured on
     the same server (goal: >= half of it).
 Wall time of jobsync is from process start to exit (batch mode: list, claim, run, audit,
@@ -71,7 +71,7 @@ def main():
         b.setUp()
         m = mine.stream_tasks
         stream_wall = run_node(b, "s1", "[tasks]\nsource = range\nrange = 1-%d\npoll_interval_sec = 0\n"
-                               "[worker]\nmode = stream\ncommand = sed -u \"s/$/ ok/\"\nprocs = 2\n"
+                               "[worker]\nmode = stream\ncommand = stdbuf -oL sed \"s/$/ ok/\"\nprocs = 2\n"
                                "inflight = 512\n" % m)
         done = b.scalar("SELECT count(*) FROM @audit WHERE status = 'done'")
         limit = insert_rate(b, 2, m)

@@ -1,4 +1,4 @@
-/* child.c: spawn a child through the shim, report its exit once, stop or kill its process group. */
+/* child.c: spawn a child in its own process group, report its exit once, stop or kill the group. */
 #include "runner/child_io.h"
 
 #include <errno.h>
@@ -10,16 +10,9 @@
 #include <sys/stat.h>
 #include <unistd.h>
 
-static const char *child_shim_exe = "/proc/self/exe";
-
 /* Pids of live children started here (the reaper must not take their exits). */
 static int *ours;
 static size_t ours_len, ours_cap;
-
-void child_set_shim(const char *exe)
-{
-	child_shim_exe = exe ? exe : "/proc/self/exe";
-}
 
 /* Room for one more pid, so that adding after the spawn cannot fail. */
 static int ours_reserve(void)
@@ -53,6 +46,8 @@ static void ours_remove(int pid)
 
 bool child_is_ours(int pid)
 {
+	if (pid > 0 && pid == child_guard_pid())
+		return true;
 	for (size_t i = 0; i < ours_len; i++)
 		if (ours[i] == pid)
 			return true;
@@ -176,9 +171,10 @@ static void child_on_grace(uv_timer_t *t)
 }
 
 /*
- * The shim exited (libuv reaped it by pid). What is left of its process
- * group is killed too: no orphan outlives its task. Output still held open
- * by a process that left the group is cut after CHILD_GRACE_MS.
+ * The child exited (libuv reaped it by pid). What is left of its process
+ * group is killed too: no orphan outlives its task; then the guard forgets
+ * the group. Output still held open by a process that left the group is cut
+ * after CHILD_GRACE_MS.
  */
 static void child_on_exit(uv_process_t *p, int64_t status, int sig)
 {
@@ -189,6 +185,8 @@ static void child_on_exit(uv_process_t *p, int64_t status, int sig)
 	c->exit_status = (int)status;
 	c->term_signal = sig;
 	kill(-c->pid, SIGKILL);
+	child_guard_remove(c->pid, c->guard_gen);
+	c->guard_gen = 0;
 	uv_timer_stop(&c->timer);
 	child_io_on_exit(c);
 	if (!child_io_drained(c))
@@ -196,41 +194,17 @@ static void child_on_exit(uv_process_t *p, int64_t status, int sig)
 	child_check_done(c);
 }
 
-/* Build ["jobsync", "__child", STOPSIG, PPID, "--", argv..., NULL]; strings live in nums. */
-static char **child_shim_argv(const struct child_spec *spec, char nums[2][24])
-{
-	size_t n = 0;
-	char **a;
-
-	while (spec->argv[n])
-		n++;
-	a = calloc(n + 6, sizeof(*a));
-	if (!a)
-		return NULL;
-	snprintf(nums[0], 24, "%d", spec->stop_signal);
-	snprintf(nums[1], 24, "%ld", (long)getpid());
-	a[0] = "jobsync";
-	a[1] = "__child";
-	a[2] = nums[0];
-	a[3] = nums[1];
-	a[4] = "--";
-	for (size_t i = 0; i < n; i++)
-		a[5 + i] = spec->argv[i];
-	return a;
-}
-
 /*
- * The shim (this binary, "__child") runs in its own session and process group
- * (UV_PROCESS_DETACHED = setsid) and forks the command into that group; the
- * group dies with the node through the shim's parent-death signal.
+ * uv_spawn runs the command itself, detached (setsid: it leads a new session
+ * and process group, pgid = pid); libuv resets every signal disposition to
+ * the default and empties the mask in the child, so SIGPIPE ignored by the
+ * node is not inherited. The group goes to the guard right after the spawn.
  */
 int child_spawn(uv_loop_t *loop, const struct child_spec *spec, const struct child_events *ev,
 		void *ud, struct child **out)
 {
 	uv_process_options_t opt;
 	uv_stdio_container_t stdio[3];
-	char nums[2][24];
-	char **args = NULL;
 	struct child *c = NULL;
 	int r;
 
@@ -242,9 +216,8 @@ int child_spawn(uv_loop_t *loop, const struct child_spec *spec, const struct chi
 		return r;
 	if (ours_reserve() < 0)
 		return -ENOMEM;
-	args = child_shim_argv(spec, nums);
 	c = calloc(1, sizeof(*c));
-	if (!args || !c || !(c->name = strdup(spec->name ? spec->name : "child"))) {
+	if (!c || !(c->name = strdup(spec->name ? spec->name : "child"))) {
 		r = -ENOMEM;
 		goto cleanup;
 	}
@@ -262,8 +235,8 @@ int child_spawn(uv_loop_t *loop, const struct child_spec *spec, const struct chi
 		goto cleanup;
 	memset(&opt, 0, sizeof(opt));
 	opt.exit_cb = child_on_exit;
-	opt.file = child_shim_exe;
-	opt.args = args;
+	opt.file = spec->argv[0];
+	opt.args = (char **)spec->argv;
 	opt.env = (char **)spec->env;
 	opt.cwd = spec->cwd;
 	opt.flags = UV_PROCESS_DETACHED;
@@ -275,6 +248,7 @@ int child_spawn(uv_loop_t *loop, const struct child_spec *spec, const struct chi
 	if (r < 0)
 		goto cleanup;
 	c->pid = c->proc.pid;
+	c->guard_gen = child_guard_add(c->pid);
 	ours[ours_len++] = c->pid;
 	c->started_ms = uv_hrtime() / 1000000;
 	r = child_io_start(c);
@@ -286,7 +260,6 @@ int child_spawn(uv_loop_t *loop, const struct child_spec *spec, const struct chi
 	*out = c;
 	c = NULL;
 cleanup:
-	free(args);
 	if (c && !c->freeing) {
 		c->freeing = true;
 		if (c->handles > 0) {

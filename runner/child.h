@@ -1,4 +1,4 @@
-/* child.h: one child process on the libuv loop: own process group, dies with the node. */
+/* child.h: one child process on the libuv loop: own process group, killed by the guard with its node. */
 #ifndef JOBSYNC_CHILD_H
 #define JOBSYNC_CHILD_H
 
@@ -35,19 +35,14 @@ struct child_events {
 };
 
 /*
- * Where the jobsync binary is, for the per-child shim ("jobsync __child ...")
- * that puts the child in its own process group and kills that group when the
- * node dies (parent-death signal). Default: /proc/self/exe.
- */
-void child_set_shim(const char *exe);
-
-/*
  * Start a child. Returns 0 and *out, or a negative errno (e.g. -ENOENT when
  * argv[0] is not found, -EACCES when it is not executable: checked before
  * spawning so the message is clear). When the child exits, whatever is left
  * of its process group is SIGKILLed; output still held open by a process
- * that left the group is cut 200 ms after the exit. Call from the loop
- * thread (the parent-death signal follows the spawning thread).
+ * that left the group is cut 200 ms after the exit. The child is exec'd
+ * directly (no shim) as the leader of a new session and process group
+ * (pgid = pid), with default signal dispositions and an empty signal mask;
+ * its group is registered with the node's guard, if one runs.
  */
 int child_spawn(uv_loop_t *loop, const struct child_spec *spec, const struct child_events *ev,
 		void *ud, struct child **out);
@@ -77,12 +72,28 @@ uint64_t child_started_ms(const struct child *c);
 void child_free(struct child *c);
 
 /*
- * `jobsync __child STOPSIG PPID -- ARGV...`: the shim's entry point
- * (runner/shim.c); main() dispatches argv[1] == "__child" to it first thing.
+ * Start the node's guard: `EXE __guard SILENCE_MS` (EXE NULL = /proc/self/exe)
+ * in its own session, reading one line per event on a pipe from the node:
+ * "+PGID" after each spawn, "-PGID" once the group is cleaned after the exit,
+ * "." every silence_ms/4. On EOF (the node died, even by SIGKILL) it SIGKILLs
+ * every registered group and exits; after silence_ms without a byte (the node
+ * is frozen or its loop stuck) it SIGKILLs them, forgets them and keeps
+ * waiting. Its handles do not keep the loop alive. One guard per process;
+ * without one, child_spawn still works. Returns 0 or a negative errno.
  */
-int child_shim_main(int argc, char **argv);
+int child_guard_start(uv_loop_t *loop, const char *exe, uint64_t silence_ms);
+/*
+ * Clean stop: EOF to the guard as soon as no registered group is left (at
+ * once if none), then the loop runs until the guard's exit is reaped and its
+ * handles are closed. Idempotent; a later child_guard_start may follow.
+ */
+void child_guard_stop(void);
+/* The guard's pid, 0 when none runs. */
+int child_guard_pid(void);
+/* `jobsync __guard ...`: main() dispatches argv[1] == "__guard" to it first thing. */
+int child_guard_main(int argc, char **argv);
 
-/* Pids of live children of this process that the runner started (for the reaper). */
+/* Pids of live children of this process that the runner started, guard included (for the reaper). */
 bool child_is_ours(int pid);
 
 #endif

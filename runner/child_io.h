@@ -36,7 +36,8 @@ struct child {
 	struct child_events ev;
 	void *ud;
 	char *name;
-	int pid;
+	int pid;                /* also the pgid: the child leads its own group */
+	unsigned guard_gen;     /* the guard that knows the group, 0 = none */
 	int stop_signal;
 	uint64_t stop_timeout_ms;
 	uint64_t started_ms;
@@ -69,5 +70,9 @@ void child_io_release(struct child *c);
 void child_handle_closed(uv_handle_t *h);
 void child_close_handle(uv_handle_t *h);
 void child_check_done(struct child *c);
+
+/* From guard.c: register a new group (returns the guard's generation, 0 = no guard), forget it. */
+unsigned child_guard_add(int pgid);
+void child_guard_remove(int pgid, unsigned gen);
 
 #endif

@@ -34,8 +34,8 @@ int main(int argc, char **argv)
 {
 	/* A worker that closes its stdin must not kill the node with SIGPIPE. */
 	signal(SIGPIPE, SIG_IGN);
-	if (argc > 1 && !strcmp(argv[1], "__child"))
-		return child_shim_main(argc, argv);
+	if (argc > 1 && !strcmp(argv[1], "__guard"))
+		return child_guard_main(argc, argv);
 	if (argc < 2) {
 		usage(stderr);
 		return EXIT_USAGE;

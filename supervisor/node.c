@@ -16,6 +16,7 @@
 #include "supervisor/pgarray.h"
 #include "supervisor/schema.h"
 #include "supervisor/work.h"
+#include "runner/child.h"
 #include "runner/reaper.h"
 
 static void setup_next(struct node *n);
@@ -106,6 +107,7 @@ void node_shutdown(struct node *n, int code)
 		pg_close(&n->pg, on_pg_closed);
 	if (n->work)
 		work_close(n->work);
+	child_guard_stop();
 	reaper_stop();
 }
 
@@ -473,6 +475,7 @@ int node_run(const struct config *cfg, const char *date)
 	init_handles(&n);
 	if (cfg->tasks.channel && *cfg->tasks.channel && store_listen_also(&n.sql, cfg->tasks.channel) < 0)
 		goto cleanup;
+	child_guard_start(&loop, NULL, (uint64_t)(config_fence_after_sec(cfg) * 1000));
 	if (reaper_start(&loop, false) < 0)
 		log_warn("cannot watch for orphaned processes; they will be reaped by init");
 	if (cfg->enabled) {

@@ -169,7 +169,8 @@ static const char *const templates[STORE_NSTMT] = {
 
 	/*
 	 * Claim a batch (G1): only while this incarnation is registered, fresh and
-	 * not draining, only tasks whose token this node owns in the token table,
+	 * not draining, only tasks whose token ($6, the same hash as @token_of, which
+	 * the unit tests pin) this node owns in the token table,
 	 * not yet audited, and unique per (item, date). Every input comes back:
 	 * c = claimed (with its fencing number), a = already audited, h = held by
 	 * another node or not ours right now.
@@ -177,11 +178,10 @@ static const char *const templates[STORE_NSTMT] = {
 	[STORE_CLAIM] =
 		"WITH me AS (SELECT 1 FROM @node WHERE name = $1 AND incarnation = $2"
 		" AND NOT draining AND last_heartbeat > now() - make_interval(secs => $5::float8)),"
-		" m AS (SELECT total_tokens FROM @meta WHERE id = 1),"
-		" x AS (SELECT DISTINCT item FROM unnest($4::text[]) AS u(item)),"
-		" cand AS (SELECT x.item FROM x, m WHERE EXISTS (SELECT 1 FROM me)"
-		" AND EXISTS (SELECT 1 FROM @token t WHERE t.token_id = @token_of(x.item, m.total_tokens)"
-		" AND t.node = $1)"
+		" x AS (SELECT DISTINCT ON (item) item, tok FROM unnest($4::text[], $6::int[])"
+		" AS u(item, tok)),"
+		" cand AS (SELECT x.item FROM x WHERE EXISTS (SELECT 1 FROM me)"
+		" AND EXISTS (SELECT 1 FROM @token t WHERE t.token_id = x.tok AND t.node = $1)"
 		" AND NOT EXISTS (SELECT 1 FROM @audit a WHERE a.item = x.item AND a.date = $3::date)),"
 		" ins AS (INSERT INTO @claim (item, date, node, incarnation, fence)"
 		" SELECT item, $3::date, $1, $2, nextval('@fence_seq') FROM cand"

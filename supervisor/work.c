@@ -16,8 +16,8 @@
 #include "supervisor/taskid.h"
 #include "supervisor/work_modes.h"
 
-#define CLAIM_BATCH 1000
-#define AUDIT_BATCH 2000
+#define CLAIM_BATCH 4096
+#define AUDIT_BATCH 4096
 #define CHECK_BATCH 5000
 
 static void work_pump(struct work *w);
@@ -126,7 +126,7 @@ static void claim_more(struct work *w)
 	if (w->claim_inflight || !can_claim(w))
 		return;
 	size_t slots = w->mode->free_slots(w);
-	size_t want = slots * 2 + 16;
+	size_t want = slots * 2 + CLAIM_BATCH / 2;
 	if (w->nready >= want)
 		return;
 	want -= w->nready;
@@ -151,9 +151,15 @@ static void claim_more(struct work *w)
 	for (size_t i = 0; i < b->n; i++)
 		taskset_set(&w->ts, b->tasks[i], TASK_CLAIMING);
 	char *items = ids_literal(b->tasks, b->n), tbuf[32];
+	int *toks = malloc(b->n * sizeof *toks);
+	for (size_t i = 0; toks && i < b->n; i++)
+		toks[i] = b->tasks[i]->token;
+	char *tokens = toks ? pgarray_int(toks, b->n) : NULL;
+	free(toks);
 	const char *p[] = {w->n->cfg->node, w->n->incarnation, w->date, items,
-			   node_timeout_param(w->n, tbuf, sizeof tbuf)};
-	if (items && pg_query(&w->claim_pg, w->n->sql.sql[STORE_CLAIM], 5, p, on_claimed, b) == 0) {
+			   node_timeout_param(w->n, tbuf, sizeof tbuf), tokens};
+	if (items && tokens &&
+	    pg_query(&w->claim_pg, w->n->sql.sql[STORE_CLAIM], 6, p, on_claimed, b) == 0) {
 		w->claim_inflight = true;
 	} else {
 		for (size_t i = 0; i < b->n; i++)
@@ -161,6 +167,7 @@ static void claim_more(struct work *w)
 		batch_free(b);
 	}
 	free(items);
+	free(tokens);
 }
 
 /* ---- releases -------------------------------------------------------------------- */

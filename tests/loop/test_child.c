@@ -1,4 +1,4 @@
-/* test_child.c: runner children on a real libuv loop: exits, lines, stdin, stop, group and parent death. */
+/* test_child.c: runner children on a real libuv loop: exits, lines, stdin, stop, process groups. */
 #include <setjmp.h>
 #include <stdarg.h>
 #include <stdbool.h>
@@ -13,7 +13,6 @@
 #include <dirent.h>
 #include <errno.h>
 #include <limits.h>
-#include <poll.h>
 #include <signal.h>
 #include <sys/wait.h>
 #include <unistd.h>
@@ -459,11 +458,11 @@ static void test_group_stop(void **state)
 {
 	const char *argv[] = { "sh", "-c", "sleep 1000 & echo $!; echo ready; sleep 1000", NULL };
 	struct rec r;
-	int grandchild, shim;
+	int grandchild, pid;
 
 	(void)state;
 	assert_int_equal(start(&r, argv, false, 0), 0);
-	shim = child_pid(r.c);
+	pid = child_pid(r.c);
 	r.stop_on_ready = true;
 	uv_run(&r.loop, UV_RUN_DEFAULT);
 	assert_int_equal(r.exits, 1);
@@ -472,7 +471,7 @@ static void test_group_stop(void **state)
 	grandchild = atoi(r.text[0]);
 	assert_true(grandchild > 0);
 	assert_true(gone_within(grandchild, false, 5000));
-	assert_true(gone_within(shim, true, 5000));
+	assert_true(gone_within(pid, true, 5000));
 	finish(&r);
 }
 
@@ -480,16 +479,16 @@ static void test_leftovers_killed(void **state)
 {
 	const char *argv[] = { "sh", "-c", "sleep 1000 & echo $!; exit 5", NULL };
 	struct rec r;
-	int shim;
+	int pid;
 
 	(void)state;
 	assert_int_equal(start(&r, argv, false, 0), 0);
-	shim = child_pid(r.c);
+	pid = child_pid(r.c);
 	uv_run(&r.loop, UV_RUN_DEFAULT);
 	assert_int_equal(r.exits, 1);
 	assert_int_equal(r.status, 5);
 	assert_true(gone_within(atoi(r.text[0]), false, 5000));
-	assert_true(gone_within(shim, true, 5000));
+	assert_true(gone_within(pid, true, 5000));
 	finish(&r);
 }
 
@@ -537,69 +536,73 @@ static void test_free_early(void **state)
 {
 	const char *argv[] = { "sleep", "1000", NULL };
 	struct rec r;
-	int shim;
+	int pid;
 
 	(void)state;
 	assert_int_equal(start(&r, argv, true, 0), 0);
-	shim = child_pid(r.c);
+	pid = child_pid(r.c);
 	assert_int_equal(child_write(r.c, "x", 1), 0);
 	child_free(r.c);
 	r.c = NULL;
 	finish(&r);
 	assert_int_equal(r.exits, 0);
-	assert_false(child_is_ours(shim));
-	assert_true(gone_within(shim, true, 5000));
+	assert_false(child_is_ours(pid));
+	assert_true(gone_within(pid, true, 5000));
 }
 
-/* In a forked helper: run a group of three under the runner; report its pgid; wait. */
-static void helper_node(int fd)
+/* The child is its own group's leader and does not inherit the node's ignored SIGPIPE. */
+static void test_pgid_and_signals(void **state)
 {
-	const char *argv[] = { "sh", "-c", "sleep 1000 & sleep 1000", NULL };
+	const char *argv[] = { "sh", "-c", "grep -E '^Sig(Blk|Ign):' /proc/$$/status; "
+			       "cut -d' ' -f5 /proc/$$/stat", NULL };
+	unsigned long long ign = ~0ULL, blk = ~0ULL;
 	struct rec r;
-	int pid;
-
-	if (start(&r, argv, false, 0) != 0)
-		_exit(1);
-	pid = child_pid(r.c);
-	if (write(fd, &pid, sizeof(pid)) != (ssize_t)sizeof(pid))
-		_exit(1);
-	uv_run(&r.loop, UV_RUN_DEFAULT);
-	_exit(0);
-}
-
-static void test_parent_death(void **state)
-{
-	struct pollfd pfd;
-	int fds[2], pgid = 0, st;
-	pid_t helper;
-	uint64_t t0, ms;
+	sigset_t set, old;
 
 	(void)state;
-	assert_int_equal(pipe(fds), 0);
-	helper = fork();
-	assert_true(helper >= 0);
-	if (helper == 0) {
-		close(fds[0]);
-		helper_node(fds[1]);
-	}
-	close(fds[1]);
-	pfd.fd = fds[0];
-	pfd.events = POLLIN;
-	assert_int_equal(poll(&pfd, 1, 10000), 1);
-	assert_int_equal(read(fds[0], &pgid, sizeof(pgid)), sizeof(pgid));
+	sigemptyset(&set);
+	sigaddset(&set, SIGUSR2);
+	sigprocmask(SIG_BLOCK, &set, &old); /* a blocked signal in the node is not inherited either */
+	assert_int_equal(start(&r, argv, false, 0), 0);
+	sigprocmask(SIG_SETMASK, &old, NULL);
+	uv_run(&r.loop, UV_RUN_DEFAULT);
+	assert_int_equal(r.exits, 1);
+	assert_int_equal(r.status, 0);
+	assert_int_equal(r.nlines, 3);
+	assert_int_equal(sscanf(r.text[0], "SigBlk: %llx", &blk), 1);
+	assert_int_equal(sscanf(r.text[1], "SigIgn: %llx", &ign), 1);
+	assert_int_equal(blk, 0);
+	assert_int_equal(ign & (1ULL << (SIGPIPE - 1)), 0);
+	assert_int_equal(atoi(r.text[2]), child_pid(r.c)); /* pgid = pid */
+	finish(&r);
+}
+
+/* Writes into a pipe nobody reads: dies of SIGPIPE unless SIGPIPE is ignored (then exits 3). */
+static int worker_sigpipe(void)
+{
+	int fds[2];
+
+	if (pipe(fds) < 0)
+		return 1;
 	close(fds[0]);
-	for (int i = 0; i < 500 && group_size(pgid) < 3; i++)
-		usleep(10000);
-	usleep(50000);
-	assert_true(group_size(pgid) >= 3); /* shim, (sh,) two sleeps */
-	assert_int_equal(kill(helper, SIGKILL), 0);
-	assert_int_equal(waitpid(helper, &st, 0), helper);
-	t0 = uv_hrtime();
-	assert_true(gone_within(pgid, true, 5000));
-	ms = MS(uv_hrtime() - t0);
-	print_message("parent death: group gone %llu ms after the node's SIGKILL\n",
-		      (unsigned long long)ms);
-	assert_true(ms < 5000);
+	if (write(fds[1], "x", 1) < 0 && errno == EPIPE)
+		return 3;
+	return 2;
+}
+
+/* The node ignores SIGPIPE (main() here does too); its child gets the default back. */
+static void test_sigpipe_default(void **state)
+{
+	const char *argv[] = { self_exe, "__worker", "sigpipe", NULL };
+	struct rec r;
+
+	(void)state;
+	assert_int_equal(start(&r, argv, false, 0), 0);
+	uv_run(&r.loop, UV_RUN_DEFAULT);
+	assert_int_equal(r.exits, 1);
+	assert_int_equal(r.status, 0);
+	assert_int_equal(r.sig, SIGPIPE);
+	finish(&r);
 }
 
 int main(int argc, char **argv)
@@ -620,18 +623,20 @@ int main(int argc, char **argv)
 		cmocka_unit_test(test_output_grace),
 		cmocka_unit_test(test_kill_now),
 		cmocka_unit_test(test_free_early),
-		cmocka_unit_test(test_parent_death),
+		cmocka_unit_test(test_pgid_and_signals),
+		cmocka_unit_test(test_sigpipe_default),
 	};
 	ssize_t n;
 
-	if (argc > 1 && strcmp(argv[1], "__child") == 0)
-		return child_shim_main(argc, argv);
+	if (argc > 1 && strcmp(argv[1], "__guard") == 0)
+		return child_guard_main(argc, argv);
 	if (argc > 2 && strcmp(argv[1], "__worker") == 0 && strcmp(argv[2], "garbage") == 0)
 		return worker_garbage();
+	if (argc > 2 && strcmp(argv[1], "__worker") == 0 && strcmp(argv[2], "sigpipe") == 0)
+		return worker_sigpipe();
 	signal(SIGPIPE, SIG_IGN); /* as the daemon does: EPIPE comes back from the write */
 	n = readlink("/proc/self/exe", self_exe, sizeof(self_exe) - 1);
 	assert_true(n > 0);
 	self_exe[n] = '\0';
-	child_set_shim(self_exe);
 	return cmocka_run_group_tests(tests, NULL, NULL);
 }

@@ -336,8 +336,6 @@ static void test_program_missing_binary(void **state)
 
 int main(int argc, char **argv)
 {
-	static char exe[PATH_MAX];
-	ssize_t n;
 	const struct CMUnitTest tests[] = {
 		cmocka_unit_test(test_program_restart_growing),
 		cmocka_unit_test(test_program_no_restart_exit),
@@ -349,13 +347,8 @@ int main(int argc, char **argv)
 		cmocka_unit_test(test_program_missing_binary),
 	};
 
-	if (argc > 1 && strcmp(argv[1], "__child") == 0)
-		return child_shim_main(argc, argv);
+	if (argc > 1 && strcmp(argv[1], "__guard") == 0)
+		return child_guard_main(argc, argv);
 	signal(SIGPIPE, SIG_IGN);
-	n = readlink("/proc/self/exe", exe, sizeof(exe) - 1);
-	if (n <= 0)
-		return 1;
-	exe[n] = '\0';
-	child_set_shim(exe);
 	return cmocka_run_group_tests(tests, NULL, NULL);
 }

@@ -86,10 +86,14 @@ static void run_mix(int n)
 	pid_t orphans[NCHILD];
 	unsigned long before = reaper_reaped();
 	struct rec r;
+	int guard;
 
 	memset(&r, 0, sizeof(r));
 	assert_int_equal(uv_loop_init(&r.loop), 0);
 	assert_int_equal(reaper_start(&r.loop, true), 0);
+	assert_int_equal(child_guard_start(&r.loop, NULL, 10000), 0); /* its exit is libuv's */
+	guard = child_guard_pid();
+	assert_true(guard > 0 && child_is_ours(guard));
 	for (int i = 0; i < n; i++)
 		orphans[i] = make_orphan(50 + 30 * i);
 	for (int i = 0; i < n; i++) {
@@ -119,6 +123,10 @@ static void run_mix(int n)
 	for (int i = 0; i < n; i++)
 		assert_true(reaped(orphans[i]));
 	assert_true(reaper_reaped() - before >= (unsigned long)n);
+	child_guard_stop();
+	uv_run(&r.loop, UV_RUN_DEFAULT); /* until libuv reaped the guard */
+	assert_int_equal(child_guard_pid(), 0);
+	assert_true(reaped(guard));
 	reaper_stop();
 	uv_run(&r.loop, UV_RUN_DEFAULT);
 	assert_int_equal(uv_loop_close(&r.loop), 0);
@@ -173,15 +181,9 @@ int main(int argc, char **argv)
 		cmocka_unit_test(test_many_orphans),
 		cmocka_unit_test(test_orphan_before_start),
 	};
-	static char self_exe[PATH_MAX];
-	ssize_t n;
 
-	if (argc > 1 && strcmp(argv[1], "__child") == 0)
-		return child_shim_main(argc, argv);
+	if (argc > 1 && strcmp(argv[1], "__guard") == 0)
+		return child_guard_main(argc, argv);
 	signal(SIGPIPE, SIG_IGN);
-	n = readlink("/proc/self/exe", self_exe, sizeof(self_exe) - 1);
-	assert_true(n > 0);
-	self_exe[n] = '\0';
-	child_set_shim(self_exe);
 	return cmocka_run_group_tests(tests, NULL, NULL);
 }
