@@ -1,7 +1,8 @@
 #!/usr/bin/env python3
 """test_work.py: running tasks across a real cluster: exec, stream and batch modes over
 3 nodes, every task audited exactly once with no two executions of a task overlapping
-(G1-G3); a node SIGKILLed mid-run (G2, G4); a missing worker binary; odd task ids."""
+(G1-G3); a node SIGKILLed or SIGSTOPped mid-run (G2, G4); handoff on a join; drain on
+SIGTERM and a second SIGTERM; a missing worker binary; odd task ids; status progress."""
 
 import os
 import signal
@@ -111,6 +112,103 @@ class Work(H.ClusterCase):
         late = [e for e in events if e[2] == "n3" and e[3] > killed_ns + 1_000_000_000]
         self.assertEqual(late, [], "n3's workers kept running after it was killed")
         assert_no_overlap(self, events, killed={"n3": killed_ns})
+
+    def start_sleepers(self, names, count, sleep, extra_worker="concurrency = 2\n", env=None):
+        record = os.path.join(self.dir, "record.log")
+        env = dict({"RECORD": record, "WORK_SLEEP": str(sleep)}, **(env or {}))
+        nodes = []
+        for name in names:
+            cfg = self.work_config(name, "exec", os.path.join(WORKERS, "record.sh") + " {}",
+                                   tasks="1-%d" % count, extra_worker=extra_worker)
+            nodes.append(self.start_node(name, config=cfg, env=env))
+        return nodes, record
+
+    def test_node_stopped_past_timeout(self):
+        """SIGSTOP (the node cannot fence itself): its guard kills its task groups before
+        the others may take the tasks over; after SIGCONT it rejoins; no overlap (G4)."""
+        nodes, record = self.start_sleepers(["n1", "n2", "n3"], 300, 0.3)
+        H.wait_until(lambda: self.scalar("SELECT count(*) FROM @audit WHERE node = 'n3'") >= 5,
+                     60, "n3 to finish some tasks")
+        nodes[2].send(signal.SIGSTOP)
+        stopped_ns = time.time_ns()
+        H.wait_until(lambda: not self.registered("n3"), 15, "the stopped n3 to be removed")
+        time.sleep(1)
+        nodes[2].send(signal.SIGCONT)
+        for node in nodes:
+            self.assertEqual(node.wait(180 * H.SLOW), 0, node.tail())
+        self.assertEqual(self.scalar("SELECT count(*) FROM @audit WHERE status = 'done'"), 300)
+        events = read_record(record)
+        # The guard kills a silent node's groups after fence_after (1.5 s here); the
+        # cluster takes over at the 3 s timeout: nothing of n3 may run past 3 s.
+        late = [e for e in events if e[2] == "n3" and e[0] == "S" and
+                stopped_ns + 3_000_000_000 < e[3] < stopped_ns + 4_000_000_000]
+        self.assertEqual(late, [], "n3 started tasks while stopped")
+        assert_no_overlap(self, events, killed={"n3": stopped_ns + 2_000_000_000})
+
+    def test_handoff_on_join(self):
+        """A node joins mid-run: tokens move, the old owners finish (not kill) what they
+        run, the newcomer claims only tasks nobody holds."""
+        nodes, record = self.start_sleepers(["n1", "n2"], 240, 0.2)
+        H.wait_until(lambda: self.scalar("SELECT count(*) FROM @audit") >= 30, 60,
+                     "some tasks done")
+        cfg = self.work_config("n3", "exec", os.path.join(WORKERS, "record.sh") + " {}",
+                               tasks="1-240", extra_worker="concurrency = 2\n")
+        nodes.append(self.start_node("n3", config=cfg, env={"RECORD": record, "WORK_SLEEP": "0.2"}))
+        for node in nodes:
+            self.assertEqual(node.wait(180 * H.SLOW), 0, node.tail())
+        self.assertEqual(self.scalar("SELECT count(*) FROM @audit WHERE status = 'done'"), 240)
+        self.assertGreater(self.scalar("SELECT count(*) FROM @audit WHERE node = 'n3'"), 0)
+        events = read_record(record)
+        starts = [e for e in events if e[0] == "S"]
+        ends = [e for e in events if e[0] == "E"]
+        self.assertEqual(len(starts), 240, "a task ran twice or was killed and rerun")
+        self.assertEqual(len(ends), 240, "a running task was killed by the handoff")
+        assert_no_overlap(self, events)
+
+    def test_drain_on_sigterm(self):
+        """SIGTERM: claiming stops, running tasks finish, tokens move at once, exit 0; a
+        second SIGTERM stops the children at once."""
+        nodes, record = self.start_sleepers(["n1", "n2"], 400, 1.0, env={})
+        H.wait_until(lambda: self.scalar("SELECT count(*) FROM @claim c WHERE node = 'n2' AND "
+                                         "NOT EXISTS (SELECT 1 FROM @audit a WHERE a.item = c.item)") >= 2,
+                     60, "n2 to run tasks")
+        t = time.monotonic()
+        nodes[1].send(signal.SIGTERM)
+        H.wait_until(lambda: self.balanced_over(["n1"]), 4, "n2's tokens to move at once")
+        H.report("drain: SIGTERM to tokens handed over", time.monotonic() - t)
+        self.assertEqual(nodes[1].wait(30), 0, nodes[1].tail())
+        H.report("drain: SIGTERM to exit (running tasks of 1 s finished)", time.monotonic() - t)
+        n2 = [e for e in read_record(record) if e[2] == "n2"]
+        self.assertEqual(sum(1 for e in n2 if e[0] == "S"), sum(1 for e in n2 if e[0] == "E"),
+                         "the drain killed running tasks")
+        # A second node drains with long tasks; a second SIGTERM stops them now.
+        cfg = self.work_config("n3", "exec", os.path.join(WORKERS, "record.sh") + " {}",
+                               tasks="1-400", extra_worker="concurrency = 2\nstop_timeout_sec = 60\n")
+        n3 = self.start_node("n3", config=cfg, env={"RECORD": record, "WORK_SLEEP": "30"})
+        H.wait_until(lambda: self.scalar("SELECT count(*) FROM @claim c WHERE node = 'n3' AND "
+                                         "NOT EXISTS (SELECT 1 FROM @audit a WHERE a.item = c.item)") >= 1,
+                     60, "n3 to run a long task")
+        n3.send(signal.SIGTERM)
+        time.sleep(0.5)
+        t = time.monotonic()
+        n3.send(signal.SIGTERM)
+        self.assertEqual(n3.wait(15), 0, n3.tail())
+        H.report("second SIGTERM to exit", time.monotonic() - t)
+        self.assertEqual(nodes[0].wait(240 * H.SLOW), 0, nodes[0].tail())
+        self.assertEqual(self.scalar("SELECT count(*) FROM @audit WHERE status = 'done'"), 400)
+
+    def test_status_progress(self):
+        nodes, _ = self.start_sleepers(["n1", "n2"], 50, 0)
+        for node in nodes:
+            self.assertEqual(node.wait(60 * H.SLOW), 0, node.tail())
+        r = H.run_cli(["status", "--json", "--dsn", self.dsn,
+                       "--date", time.strftime("%Y-%m-%d")])
+        self.assertEqual(r.returncode, 0, r.stderr)
+        import json
+        p = json.loads(r.stdout)["progress"]
+        self.assertEqual((p["done"], p["failed"], p["in_flight"]), (50, 0, 0), p)
+        self.assertEqual(sorted(n["node"] for n in p["nodes"]), ["n1", "n2"], p)
+        self.assertEqual(sum(n["done"] for n in p["nodes"]), 50)
 
     def test_missing_worker_binary(self):
         cfg = self.work_config("n1", "exec", "/nonexistent/worker {}", tasks="1-5",
