@@ -149,6 +149,13 @@ static void check_tasks(const struct config *cfg, const char *path, struct confi
 				 names[t->source]);
 	if (t->source == SOURCE_NONE && cfg->worker.line)
 		config_error_add(errs, path, cfg->worker.line, "[worker] needs a [tasks] source");
+	/* Batch completion needs every listed task; a filtered query lists only this
+	 * node's share, and nothing before the node owns tokens. */
+	if (t->source == SOURCE_SQL && t->sql_token_filter && t->poll_interval_sec == 0)
+		config_error_add(errs, path,
+				 either(global_line(cfg, "tasks", "sql_token_filter"), src_line),
+				 "sql_token_filter needs streaming (poll_interval_sec > 0): a batch "
+				 "run must list every task to know when the cluster is done");
 }
 
 /* [worker]: a command that splits, "{}" only in exec mode, sane retry delays. */

@@ -478,9 +478,13 @@ static void on_tick(uv_timer_t *timer)
 
 void work_tokens_changed(struct work *w)
 {
+	const struct config_tasks *t = &w->n->cfg->tasks;
 	size_t n = taskset_adopt(&w->ts, w->n->mine);
 	if (n)
 		log_debug("tokens changed: %zu listed tasks became claimable", n);
+	/* A query filtered by owned tokens must run again to see the new tokens' tasks. */
+	if (t->source == SOURCE_SQL && t->sql_token_filter)
+		source_relist(w);
 	work_pump(w);
 }
 

@@ -210,6 +210,48 @@ class Work(H.ClusterCase):
         self.assertEqual(sorted(n["node"] for n in p["nodes"]), ["n1", "n2"], p)
         self.assertEqual(sum(n["done"] for n in p["nodes"]), 50)
 
+    def test_sql_source_streaming_with_notify(self):
+        """source = sql with the token filter pushed into the query; streaming: new rows are
+        listed at once on a NOTIFY to the channel, not only at the next poll."""
+        self.q("CREATE TABLE jobs (id text PRIMARY KEY, day date NOT NULL)")
+        self.q("INSERT INTO jobs SELECT 'job-' || g, current_date FROM generate_series(1, 200) g")
+        self.q("INSERT INTO jobs VALUES ('yesterday', current_date - 1)")
+        H.run_cli(["init-db", "--dsn", self.dsn])
+        record = os.path.join(self.dir, "record.log")
+        extra = ("[tasks]\nsource = sql\nquery = SELECT id FROM jobs WHERE day = $1::date\n"
+                 "sql_token_filter = true\npoll_interval_sec = 60\nchannel = newjobs\n\n"
+                 "[worker]\nmode = exec\ncommand = %s {}\nconcurrency = 4\n"
+                 % os.path.join(WORKERS, "record.sh"))
+        nodes = [self.start_node(n, config=self.config(n, extra=extra), env={"RECORD": record})
+                 for n in ("n1", "n2")]
+        H.wait_until(lambda: self.scalar("SELECT count(*) FROM @audit") == 200, 60,
+                     "the 200 rows of today to be done")
+        self.q("INSERT INTO jobs SELECT 'late-' || g, current_date FROM generate_series(1, 20) g")
+        t = time.monotonic()
+        self.q("NOTIFY newjobs")
+        H.wait_until(lambda: self.scalar("SELECT count(*) FROM @audit") == 220, 20,
+                     "the new rows to be listed on the NOTIFY")
+        el = time.monotonic() - t
+        H.report("sql source: NOTIFY to 20 new tasks audited (poll interval 60 s)", el)
+        self.assertLess(el, 10)
+        self.assertEqual(self.scalar("SELECT count(*) FROM @audit WHERE item = 'yesterday'"), 0)
+        per_node = dict(self.q("SELECT node, count(*) FROM @audit GROUP BY node"))
+        self.assertEqual(set(per_node), {"n1", "n2"}, per_node)
+        for node in nodes:
+            node.send(signal.SIGTERM)
+            self.assertEqual(node.wait(20), 0, node.tail())
+        assert_no_overlap(self, read_record(record))
+
+    def test_command_source(self):
+        record = os.path.join(self.dir, "record.log")
+        extra = ("[tasks]\nsource = command\ncommand = seq 1 50 | sed s/^/c-/\n"
+                 "poll_interval_sec = 0\n\n[worker]\nmode = exec\ncommand = %s {}\n"
+                 % os.path.join(WORKERS, "record.sh"))
+        node = self.start_node("n1", config=self.config("n1", extra=extra), env={"RECORD": record})
+        self.assertEqual(node.wait(60 * H.SLOW), 0, node.tail())
+        items = sorted(r[0] for r in self.q("SELECT item FROM @audit WHERE status = 'done'"))
+        self.assertEqual(items, sorted("c-%d" % i for i in range(1, 51)))
+
     def test_missing_worker_binary(self):
         cfg = self.work_config("n1", "exec", "/nonexistent/worker {}", tasks="1-5",
                                extra_worker="concurrency = 2\n")

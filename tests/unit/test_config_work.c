@@ -170,6 +170,8 @@ static const struct {
 	{"[tasks]\nsource = range\nrange = 1-10\nsql_token_filter = yes\n[worker]\ncommand = w\n",
 	 4, "'sql_token_filter' is only used with source = sql"},
 	{"[tasks]\ncommand = ./list\n", 2, "'command' is only used with source = command"},
+	{"[tasks]\nsource = sql\nquery = q\nsql_token_filter = true\npoll_interval_sec = 0\n"
+	 "[worker]\ncommand = w\n", 4, "sql_token_filter needs streaming (poll_interval_sec > 0)"},
 	{"[tasks]\nsource = sql\nquery = q\nrange = 1-2\n[worker]\ncommand = w\n", 4,
 	 "'range' is only used with source = range"},
 	/* ranges, channels, sources */
@@ -442,7 +444,7 @@ static void test_full_example(void **state)
 		"query = SELECT id FROM t WHERE day = $1\n"
 		"dsn = host=tasks.example dbname=t\n"
 		"sql_token_filter = true\n"
-		"poll_interval_sec = 0\n"
+		"poll_interval_sec = 10\n"
 		"channel = jobs_new\n"
 		"[worker]\n"
 		"mode = batch\n"
@@ -500,7 +502,7 @@ static void test_full_example(void **state)
 	assert_int_equal(cfg.tasks.source, SOURCE_SQL);
 	assert_string_equal(cfg.tasks.dsn, "host=tasks.example dbname=t");
 	assert_true(cfg.tasks.sql_token_filter);
-	assert_int_equal(cfg.tasks.poll_interval_sec, 0);
+	assert_int_equal(cfg.tasks.poll_interval_sec, 10);
 	assert_string_equal(cfg.tasks.channel, "jobs_new");
 	assert_int_equal(cfg.tasks.line, 21);
 	assert_int_equal(cfg.worker.line, 28);
