@@ -8,6 +8,7 @@
 #include "runner/argv.h"
 #include "runner/lines.h"
 #include "runner/program.h"
+#include "supervisor/exitcode.h"
 #include "supervisor/log.h"
 #include "supervisor/node.h"
 #include "supervisor/work_modes.h"
@@ -125,6 +126,10 @@ static void on_state(struct program *prog, enum program_state from, enum program
 	(void)from;
 	log_at(to == PROG_FATAL ? LOG_LEVEL_ERROR : LOG_LEVEL_INFO, NULL, "worker-%d: %s (%s)",
 	       p->index, program_state_name(to), why ? why : "");
+	if (to == PROG_FATAL && p->w->n->cfg->worker.policy.essential) {
+		log_error("worker-%d is essential and went FATAL: the node leaves", p->index);
+		node_request_leave(p->w->n, EXIT_SOFTWARE);
+	}
 }
 
 static const struct program_events stream_events = {

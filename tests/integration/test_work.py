@@ -252,6 +252,29 @@ class Work(H.ClusterCase):
         items = sorted(r[0] for r in self.q("SELECT item FROM @audit WHERE status = 'done'"))
         self.assertEqual(items, sorted("c-%d" % i for i in range(1, 51)))
 
+    def test_stream_worker_misbehaving(self):
+        """A stream worker that answers garbage once, and one that exits mid-batch: each is
+        stopped or restarted and its in-flight ids are retried; every task ends done."""
+        path = os.path.join(self.dir, "ids.txt")
+        ids = ["ok-%d" % i for i in range(40)] + ["garbage-1", "die-1", "garbage-2"]
+        with open(path, "w") as f:
+            f.write("\n".join(ids) + "\n")
+        state = os.path.join(self.dir, "state")
+        os.makedirs(state)
+        record = os.path.join(self.dir, "record.log")
+        extra = ("[tasks]\nsource = file\npath = %s\npoll_interval_sec = 0\n\n"
+                 "[worker]\nmode = stream\ncommand = %s\nprocs = 2\ninflight = 4\n"
+                 "max_attempts = 3\nretry_backoff_sec = 1\nstop_timeout_sec = 2\n"
+                 % (path, os.path.join(WORKERS, "stream_bad.sh")))
+        node = self.start_node("n1", config=self.config("n1", extra=extra),
+                               env={"RECORD": record, "STATE_DIR": state})
+        self.assertEqual(node.wait(90 * H.SLOW), 0, node.tail())
+        done = sorted(r[0] for r in self.q("SELECT item FROM @audit WHERE status = 'done'"))
+        self.assertEqual(done, sorted(ids))
+        out = node.output()
+        self.assertIn("broke the stream protocol", out)
+        self.assertIn("exited with status 3", out)
+
     def test_missing_worker_binary(self):
         cfg = self.work_config("n1", "exec", "/nonexistent/worker {}", tasks="1-5",
                                extra_worker="concurrency = 2\n")
