@@ -1,4 +1,4 @@
-/* child.c: spawn a child in its own process group, report its exit once, stop or kill the group. */
+/* child.c: a child in its own process group: resolve, register, report its exit once, stop or kill the group. */
 #include "runner/child_io.h"
 
 #include <errno.h>
@@ -84,11 +84,13 @@ static int child_join(char *buf, size_t size, const char *cwd, const char *dir, 
 }
 
 /*
- * Find argv[0] as execvp() in the child will: a name with a slash is a path
+ * Find argv[0] as execvp() in the child would: a name with a slash is a path
  * (relative to cwd), else each entry of PATH from the child's env. Checked
  * before spawning so that "not found" is an error here, not an exit 127.
+ * out gets the path to exec, as seen from the child's cwd.
  */
-static int child_resolve(const char *file, char *const *env, const char *cwd)
+static int child_resolve(const char *file, char *const *env, const char *cwd, char *out,
+			 size_t size)
 {
 	const char *path = "/usr/local/bin:/usr/bin:/bin";
 	char buf[PATH_MAX];
@@ -97,6 +99,8 @@ static int child_resolve(const char *file, char *const *env, const char *cwd)
 	if (!file || !file[0])
 		return -ENOENT;
 	if (strchr(file, '/')) {
+		if ((size_t)snprintf(out, size, "%s", file) >= size)
+			return -ENAMETOOLONG;
 		if (file[0] == '/' || !cwd)
 			return child_check_file(file);
 		r = child_join(buf, sizeof(buf), NULL, cwd, strlen(cwd), file);
@@ -111,7 +115,7 @@ static int child_resolve(const char *file, char *const *env, const char *cwd)
 		if (child_join(buf, sizeof(buf), cwd, p, (size_t)(end - p), file) == 0) {
 			r = child_check_file(buf);
 			if (r == 0)
-				return 0;
+				return child_join(out, size, NULL, p, (size_t)(end - p), file);
 			if (r == -EACCES)
 				best = r;
 		}
@@ -146,7 +150,7 @@ static void child_close_all(struct child *c)
 {
 	child_io_close(c);
 	child_close_handle((uv_handle_t *)&c->timer);
-	child_close_handle((uv_handle_t *)&c->proc);
+	child_process_close(c);
 }
 
 /* Exited and drained: on_exit, exactly once (or the deferred free). */
@@ -171,20 +175,17 @@ static void child_on_grace(uv_timer_t *t)
 }
 
 /*
- * The child exited (libuv reaped it by pid). What is left of its process
- * group is killed too: no orphan outlives its task; then the guard forgets
- * the group. Output still held open by a process that left the group is cut
- * after CHILD_GRACE_MS.
+ * The child was reaped (by its pidfd, or by libuv by pid), and what was left
+ * of its process group killed: no orphan outlives its task; then the guard
+ * forgets the group. Output still held open by a process that left the group
+ * is cut after CHILD_GRACE_MS.
  */
-static void child_on_exit(uv_process_t *p, int64_t status, int sig)
+void child_exited(struct child *c, int exit_status, int term_signal)
 {
-	struct child *c = p->data;
-
 	ours_remove(c->pid);
 	c->exited = true;
-	c->exit_status = (int)status;
-	c->term_signal = sig;
-	kill(-c->pid, SIGKILL);
+	c->exit_status = exit_status;
+	c->term_signal = term_signal;
 	child_guard_remove(c->pid, c->guard_gen);
 	c->guard_gen = 0;
 	uv_timer_stop(&c->timer);
@@ -195,23 +196,22 @@ static void child_on_exit(uv_process_t *p, int64_t status, int sig)
 }
 
 /*
- * uv_spawn runs the command itself, detached (setsid: it leads a new session
- * and process group, pgid = pid); libuv resets every signal disposition to
- * the default and empties the mask in the child, so SIGPIPE ignored by the
- * node is not inherited. The group goes to the guard right after the spawn.
+ * Resolve argv[0], set up the pipes and start the process (child_spawn.c:
+ * posix_spawn, a new session and group, default signals, empty mask). Its
+ * pid is registered as ours and its group with the guard before control
+ * goes back to the loop, so the reaper never takes its exit.
  */
 int child_spawn(uv_loop_t *loop, const struct child_spec *spec, const struct child_events *ev,
 		void *ud, struct child **out)
 {
-	uv_process_options_t opt;
-	uv_stdio_container_t stdio[3];
+	char path[PATH_MAX];
 	struct child *c = NULL;
 	int r;
 
 	*out = NULL;
 	if (!spec->argv || !spec->argv[0])
 		return -EINVAL;
-	r = child_resolve(spec->argv[0], spec->env, spec->cwd);
+	r = child_resolve(spec->argv[0], spec->env, spec->cwd, path, sizeof(path));
 	if (r < 0)
 		return r;
 	if (ours_reserve() < 0)
@@ -224,32 +224,20 @@ int child_spawn(uv_loop_t *loop, const struct child_spec *spec, const struct chi
 	c->loop = loop;
 	c->ev = *ev;
 	c->ud = ud;
+	c->pidfd = -1;
 	c->stop_signal = spec->stop_signal > 0 ? spec->stop_signal : SIGTERM;
 	c->stop_timeout_ms = spec->stop_timeout_ms;
 	uv_timer_init(loop, &c->timer);
 	c->timer.data = c;
 	c->handles++;
-	memset(stdio, 0, sizeof(stdio));
-	r = child_io_init(c, spec, stdio);
+	r = child_io_init(c, spec);
 	if (r < 0)
 		goto cleanup;
-	memset(&opt, 0, sizeof(opt));
-	opt.exit_cb = child_on_exit;
-	opt.file = spec->argv[0];
-	opt.args = (char **)spec->argv;
-	opt.env = (char **)spec->env;
-	opt.cwd = spec->cwd;
-	opt.flags = UV_PROCESS_DETACHED;
-	opt.stdio_count = 3;
-	opt.stdio = stdio;
-	c->proc.data = c;
-	r = uv_spawn(loop, &c->proc, &opt);
-	c->handles++; /* initialized even when the spawn failed */
+	r = child_process_start(c, spec, path);
 	if (r < 0)
 		goto cleanup;
-	c->pid = c->proc.pid;
-	c->guard_gen = child_guard_add(c->pid);
 	ours[ours_len++] = c->pid;
+	c->guard_gen = child_guard_add(c->pid);
 	c->started_ms = uv_hrtime() / 1000000;
 	r = child_io_start(c);
 	if (r < 0) {

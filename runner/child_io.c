@@ -2,8 +2,10 @@
 #include "runner/child_io.h"
 
 #include <errno.h>
+#include <fcntl.h>
 #include <stdlib.h>
 #include <string.h>
+#include <unistd.h>
 
 /* One queued stdin write; the bytes are copied so the caller's buffer may go. */
 struct child_wreq {
@@ -16,7 +18,7 @@ struct child_wreq {
 #define CHILD_OUT_OF(h) ((struct child_out *)(void *)((char *)(h) - offsetof(struct child_out, pipe)))
 #define CHILD_WREQ_OF(r) ((struct child_wreq *)(void *)((char *)(r) - offsetof(struct child_wreq, req)))
 
-int child_io_init(struct child *c, const struct child_spec *spec, uv_stdio_container_t *stdio)
+int child_io_init(struct child *c, const struct child_spec *spec)
 {
 	size_t max = spec->max_line ? spec->max_line : CHILD_DEFAULT_MAX_LINE;
 	int r;
@@ -39,10 +41,7 @@ int child_io_init(struct child *c, const struct child_spec *spec, uv_stdio_conta
 			return r;
 		c->out[i].pipe.data = c;
 		c->handles++;
-		stdio[1 + i].flags = UV_CREATE_PIPE | UV_WRITABLE_PIPE;
-		stdio[1 + i].data.stream = (uv_stream_t *)&c->out[i].pipe;
 	}
-	stdio[0].flags = UV_IGNORE; /* libuv opens /dev/null */
 	if (spec->stdin_pipe) {
 		r = uv_pipe_init(c->loop, &c->in, 0);
 		if (r < 0)
@@ -50,12 +49,81 @@ int child_io_init(struct child *c, const struct child_spec *spec, uv_stdio_conta
 		c->in.data = c;
 		c->handles++;
 		c->in_init = true;
-		stdio[0].flags = UV_CREATE_PIPE | UV_READABLE_PIPE;
-		stdio[0].data.stream = (uv_stream_t *)&c->in;
 	} else {
 		c->in_closed = true;
 	}
 	return 0;
+}
+
+void child_io_stdio(struct child *c, uv_stdio_container_t *stdio)
+{
+	memset(stdio, 0, 3 * sizeof(*stdio));
+	for (int i = 0; i < 2; i++) {
+		stdio[1 + i].flags = UV_CREATE_PIPE | UV_WRITABLE_PIPE;
+		stdio[1 + i].data.stream = (uv_stream_t *)&c->out[i].pipe;
+	}
+	stdio[0].flags = UV_IGNORE; /* libuv opens /dev/null */
+	if (c->in_init) {
+		stdio[0].flags = UV_CREATE_PIPE | UV_READABLE_PIPE;
+		stdio[0].data.stream = (uv_stream_t *)&c->in;
+	}
+}
+
+/* Move fd above 2 (the node may run with 0-2 closed) so the child's dup2s cannot collide. */
+static int child_io_high(int *fd)
+{
+	int n;
+
+	if (*fd > 2)
+		return 0;
+	n = fcntl(*fd, F_DUPFD_CLOEXEC, 3);
+	if (n < 0)
+		return -errno;
+	close(*fd);
+	*fd = n;
+	return 0;
+}
+
+void child_io_close_fds(int fds[3])
+{
+	for (int i = 0; i < 3; i++) {
+		if (fds[i] >= 0)
+			close(fds[i]);
+		fds[i] = -1;
+	}
+}
+
+int child_io_pipes(struct child *c, int fds[3])
+{
+	int p[2], r;
+
+	fds[0] = fds[1] = fds[2] = -1;
+	for (int i = 0; i < 3; i++) {
+		uv_pipe_t *h = i == 0 ? &c->in : &c->out[i - 1].pipe;
+		int mine = i == 0 ? 1 : 0; /* the parent writes stdin, reads the outputs */
+
+		if (i == 0 && !c->in_init)
+			continue;
+		if (pipe2(p, O_CLOEXEC) < 0) {
+			r = -errno;
+			goto fail;
+		}
+		r = child_io_high(&p[0]);
+		if (r == 0)
+			r = child_io_high(&p[1]);
+		if (r == 0)
+			r = uv_pipe_open(h, p[mine]); /* sets O_NONBLOCK on the parent's end */
+		if (r < 0) {
+			close(p[0]);
+			close(p[1]);
+			goto fail;
+		}
+		fds[i] = p[1 - mine];
+	}
+	return 0;
+fail:
+	child_io_close_fds(fds);
+	return r;
 }
 
 static void child_io_alloc(uv_handle_t *h, size_t hint, uv_buf_t *buf)

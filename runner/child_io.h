@@ -1,4 +1,4 @@
-/* child_io.h: the state of one child, shared by child.c (process) and child_io.c (pipes); runner-private. */
+/* child_io.h: the state of one child, shared by child.c, child_spawn.c (process) and child_io.c (pipes); runner-private. */
 #ifndef JOBSYNC_CHILD_IO_H
 #define JOBSYNC_CHILD_IO_H
 
@@ -28,7 +28,9 @@ struct child_out {
 
 struct child {
 	uv_loop_t *loop;
-	uv_process_t proc;
+	uv_process_t proc;      /* the uv_spawn fallback (no pidfd_open) */
+	uv_poll_t exit_poll;    /* readable pidfd: the child exited (posix_spawn) */
+	int pidfd;              /* -1 = none */
 	uv_timer_t timer;       /* stop escalation before the exit, output grace after */
 	uv_pipe_t in;
 	uv_shutdown_t shutdown_req;
@@ -51,8 +53,17 @@ struct child {
 	size_t tail_len, tail_max;
 };
 
-/* Init the pipes and splitters and fill stdio[0..2] for uv_spawn. */
-int child_io_init(struct child *c, const struct child_spec *spec, uv_stdio_container_t *stdio);
+/* Init the pipe handles (not yet open), the splitters and the tail. */
+int child_io_init(struct child *c, const struct child_spec *spec);
+/* Fill stdio[0..2] for uv_spawn (libuv creates the pipes). */
+void child_io_stdio(struct child *c, uv_stdio_container_t *stdio);
+/*
+ * Create the pipes for posix_spawn (O_CLOEXEC, every fd >= 3): the parent
+ * ends go into the handles, the child ends into fds[0..2] (fds[0] = -1:
+ * stdin is /dev/null). Close the child ends with child_io_close_fds.
+ */
+int child_io_pipes(struct child *c, int fds[3]);
+void child_io_close_fds(int fds[3]);
 /* Start reading stdout and stderr (after a successful spawn). */
 int child_io_start(struct child *c);
 /* The process exited: stdin takes no more writes. */
@@ -70,6 +81,19 @@ void child_io_release(struct child *c);
 void child_handle_closed(uv_handle_t *h);
 void child_close_handle(uv_handle_t *h);
 void child_check_done(struct child *c);
+/* From child.c: the process was reaped (its group already SIGKILLed). */
+void child_exited(struct child *c, int exit_status, int term_signal);
+
+/*
+ * From child_spawn.c: start the process at path (resolved argv[0]) with its
+ * exit watched; 0 and c->pid, or a negative errno with no process left
+ * (handles it initialized are counted and closed by child_process_close).
+ */
+int child_process_start(struct child *c, const struct child_spec *spec, const char *path);
+/* Close the exit watcher (pidfd poll or uv_process handle). */
+void child_process_close(struct child *c);
+/* For tests: spawn through uv_spawn (fork), as without pidfd_open. */
+void child_spawn_use_fork(bool on);
 
 /* From guard.c: register a new group (returns the guard's generation, 0 = no guard), forget it. */
 unsigned child_guard_add(int pgid);

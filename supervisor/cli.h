@@ -9,5 +9,6 @@ int cli_lock_main(int argc, char **argv);     /* supervisor/cli_lock.c */
 int cli_initdb_main(int argc, char **argv);   /* supervisor/cli_initdb.c */
 int cli_token_main(int argc, char **argv);    /* supervisor/cli_token.c */
 int cli_config_main(int argc, char **argv);   /* supervisor/cli_config.c */
+int cli_cron_main(int argc, char **argv);     /* supervisor/cli_cron.c */
 
 #endif

@@ -5,9 +5,11 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include "supervisor/cronsched.h"
 #include "supervisor/log.h"
 #include "supervisor/node.h"
 #include "supervisor/pgarray.h"
+#include "supervisor/services.h"
 
 static void leader_continue(struct node *n);
 
@@ -83,6 +85,10 @@ void leader_start(struct node *n, int64_t term)
 	l->pruned = false;
 	l->lock_changed = false;
 	log_info("this node now leads the cluster (term %lld)", (long long)term);
+	if (n->services)
+		services_lead(n->services, term);
+	if (n->cron)
+		cronsched_lead(n->cron, term);
 	leader_tick(n);
 }
 
@@ -93,6 +99,10 @@ void leader_stop(struct node *n, const char *why)
 		return;
 	log_warn("this node no longer leads (term %lld): %s", (long long)l->term, why);
 	l->active = false;
+	if (n->services)
+		services_unlead(n->services, why);
+	if (n->cron)
+		cronsched_unlead(n->cron, why);
 	leader_forget(l);
 }
 

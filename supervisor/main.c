@@ -18,6 +18,7 @@ static const struct {
 	{"init-db", cli_initdb_main, "create the schema (idempotent)"},
 	{"token", cli_token_main, "print the token of task ids"},
 	{"config", cli_config_main, "check a config file, or print a sample"},
+	{"cron", cli_cron_main, "list cron jobs, show their history, run one now"},
 };
 
 static void usage(FILE *out)

@@ -6,6 +6,7 @@
 #include <string.h>
 
 #include "supervisor/exitcode.h"
+#include "supervisor/cronsched.h"
 #include "supervisor/log.h"
 #include "supervisor/work.h"
 
@@ -178,7 +179,8 @@ void member_start(struct node *n)
 /* Our row is gone: the cluster declared this incarnation dead. Rejoin. */
 static void register_again(struct node *n)
 {
-	log_warn("the cluster removed this node (heartbeat too old); rejoining as a new incarnation");
+	log_warn("this node's heartbeat expired (the cluster may have taken over its work); "
+		 "rejoining as a new incarnation");
 	drop_tokens(n);
 	if (n->work) {
 		work_fence(n->work);
@@ -265,6 +267,8 @@ void member_notify(struct node *n, const char *payload)
 		leader_leave_seen(n);
 	} else if (!strcmp(payload, "join")) {
 		leader_tick(n);
+	} else if (!strcmp(payload, "cron") && n->cron) {
+		cronsched_notify(n->cron);
 	}
 }
 

@@ -9,12 +9,14 @@
 #include <time.h>
 #include <unistd.h>
 
+#include "supervisor/cronsched.h"
 #include "supervisor/exitcode.h"
 #include "supervisor/hash.h"
 #include "supervisor/log.h"
 #include "supervisor/member.h"
 #include "supervisor/pgarray.h"
 #include "supervisor/schema.h"
+#include "supervisor/services.h"
 #include "supervisor/work.h"
 #include "runner/child.h"
 #include "runner/reaper.h"
@@ -107,13 +109,31 @@ void node_shutdown(struct node *n, int code)
 		pg_close(&n->pg, on_pg_closed);
 	if (n->work)
 		work_close(n->work);
+	if (n->services)
+		services_close(n->services);
+	if (n->cron)
+		cronsched_close(n->cron);
 	child_guard_stop();
 	reaper_stop();
 }
 
-/* The task engine drained (or there is none): release tokens, leave, exit. */
+static void leave_now(struct node *n);
+
+static void on_quiet_check(uv_timer_t *t)
+{
+	leave_now(t->data);
+}
+
+/*
+ * The task engine drained (or there is none): once the services have stopped
+ * (so the next leader's copy cannot overlap), release tokens, leave, exit.
+ */
 static void leave_now(struct node *n)
 {
+	if (n->services && services_running(n->services) > 0) {
+		uv_timer_start(&n->leave_timer, on_quiet_check, 50, 0);
+		return;
+	}
 	if (!n->cfg->enabled) {
 		node_shutdown(n, n->exit_code);
 		return;
@@ -135,6 +155,15 @@ void node_request_leave(struct node *n, int code)
 		return;
 	n->exit_code = code;
 	n->state = NODE_DRAINING;
+	/* A draining node stops leading at once: its services stop, the next oldest
+	 * takes over (the drain mark makes this node not live). */
+	leader_stop(n, "draining");
+	n->is_leader = false;
+	/* Also when coordination is off (no leadership: they run unconditionally). */
+	if (n->services)
+		services_unlead(n->services, "draining");
+	if (n->cron)
+		cronsched_unlead(n->cron, "draining");
 	if (!n->work) {
 		leave_now(n);
 		return;
@@ -478,6 +507,10 @@ int node_run(const struct config *cfg, const char *date)
 	child_guard_start(&loop, NULL, (uint64_t)(config_fence_after_sec(cfg) * 1000));
 	if (reaper_start(&loop, false) < 0)
 		log_warn("cannot watch for orphaned processes; they will be reaped by init");
+	if (cfg->status_file && *cfg->status_file)
+		log_warn("[health] status_file is accepted but not written by this version");
+	n.services = services_new(&n);
+	n.cron = cronsched_new(&n);
 	if (cfg->enabled) {
 		int to = cfg->heartbeat_timeout_sec * 1000;
 		if (pg_init(&n.pg, &loop, cfg->dsn ? cfg->dsn : "", &node_pg_handlers, &n,
@@ -509,6 +542,8 @@ cleanup:
 	}
 	uv_loop_close(&loop);
 	work_free(n.work);
+	services_free(n.services);
+	cronsched_free(n.cron);
 	leader_free(&n.leader_state);
 	store_free(&n.sql);
 	free(n.mine);

@@ -76,6 +76,8 @@ struct node {
 
 	struct leader leader_state;
 	struct work *work;        /* task engine, when [tasks] has a source */
+	struct services *services; /* [service.NAME], run while leading */
+	struct cronsched *cron;   /* [cron.NAME], fired while leading */
 	const char *date;         /* --date, or NULL for today */
 
 	int exit_code;

@@ -127,6 +127,22 @@ static const char schema_ddl_tmpl[] =
 	"INSERT INTO @token (token_id)\n"
 	"  SELECT generate_series(0, total_tokens - 1) FROM @meta WHERE id = 1\n"
 	"  ON CONFLICT (token_id) DO NOTHING;\n"
+	"CREATE TABLE IF NOT EXISTS @cron_run (\n"
+	"  id bigserial PRIMARY KEY,\n"
+	"  job text NOT NULL,\n"
+	"  instant timestamptz NOT NULL,\n"
+	"  node text NOT NULL,\n"
+	"  term bigint NOT NULL,\n"
+	"  requested boolean NOT NULL DEFAULT false,\n"
+	"  started timestamptz,\n"
+	"  finished timestamptz,\n"
+	"  status text NOT NULL CHECK (status IN\n"
+	"    ('running', 'success', 'failed', 'timeout', 'skipped')),\n"
+	"  attempts int NOT NULL DEFAULT 0,\n"
+	"  exit_status int,\n"
+	"  output_tail text,\n"
+	"  UNIQUE (job, instant));\n"
+	"CREATE INDEX IF NOT EXISTS @cron_run_instant_idx ON @cron_run (instant);\n"
 	"COMMIT;\n";
 
 const char schema_meta_tmpl[] =

@@ -45,9 +45,16 @@ static const char *const templates[STORE_NSTMT] = {
 		" WHERE NOT " ALIVE("n", "$8::float8", "$10::bool")
 		" RETURNING incarnation, pg_notify($9, 'join')",
 
+	/*
+	 * Renew only a heartbeat that has not expired: once it has, the cluster may
+	 * have taken this incarnation's work, so the node must rejoin as a new
+	 * (younger) incarnation rather than resume, even if its row was not yet
+	 * removed.
+	 */
 	[STORE_HEARTBEAT] =
 		"WITH hb AS (UPDATE @node SET last_heartbeat = now(), session_key = $3::int"
-		" WHERE name = $1 AND incarnation = $2 RETURNING 1)"
+		" WHERE name = $1 AND incarnation = $2"
+		" AND last_heartbeat > now() - make_interval(secs => $4::float8) RETURNING 1)"
 		" SELECT (SELECT count(*) FROM hb), m.term, m.leader_node, m.leader_incarnation,"
 		" m.token_version, (SELECT n.incarnation FROM @node n WHERE "
 		ALIVE("n", "$4::float8", "$5::bool")

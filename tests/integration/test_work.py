@@ -168,7 +168,7 @@ class Work(H.ClusterCase):
     def test_drain_on_sigterm(self):
         """SIGTERM: claiming stops, running tasks finish, tokens move at once, exit 0; a
         second SIGTERM stops the children at once."""
-        nodes, record = self.start_sleepers(["n1", "n2"], 400, 1.0, env={})
+        nodes, record = self.start_sleepers(["n1", "n2"], 40, 1.0, env={})
         H.wait_until(lambda: self.scalar("SELECT count(*) FROM @claim c WHERE node = 'n2' AND "
                                          "NOT EXISTS (SELECT 1 FROM @audit a WHERE a.item = c.item)") >= 2,
                      60, "n2 to run tasks")
@@ -183,7 +183,7 @@ class Work(H.ClusterCase):
                          "the drain killed running tasks")
         # A second node drains with long tasks; a second SIGTERM stops them now.
         cfg = self.work_config("n3", "exec", os.path.join(WORKERS, "record.sh") + " {}",
-                               tasks="1-400", extra_worker="concurrency = 2\nstop_timeout_sec = 60\n")
+                               tasks="1-40", extra_worker="concurrency = 2\nstop_timeout_sec = 60\n")
         n3 = self.start_node("n3", config=cfg, env={"RECORD": record, "WORK_SLEEP": "30"})
         H.wait_until(lambda: self.scalar("SELECT count(*) FROM @claim c WHERE node = 'n3' AND "
                                          "NOT EXISTS (SELECT 1 FROM @audit a WHERE a.item = c.item)") >= 1,
@@ -195,7 +195,7 @@ class Work(H.ClusterCase):
         self.assertEqual(n3.wait(15), 0, n3.tail())
         H.report("second SIGTERM to exit", time.monotonic() - t)
         self.assertEqual(nodes[0].wait(240 * H.SLOW), 0, nodes[0].tail())
-        self.assertEqual(self.scalar("SELECT count(*) FROM @audit WHERE status = 'done'"), 400)
+        self.assertEqual(self.scalar("SELECT count(*) FROM @audit WHERE status = 'done'"), 40)
 
     def test_status_progress(self):
         nodes, _ = self.start_sleepers(["n1", "n2"], 50, 0)

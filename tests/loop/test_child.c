@@ -1,4 +1,4 @@
-/* test_child.c: runner children on a real libuv loop: exits, lines, stdin, stop, process groups. */
+/* test_child.c: runner children on a real libuv loop: exits, lines, stdin, stop, process groups (both spawn paths). */
 #include <setjmp.h>
 #include <stdarg.h>
 #include <stdbool.h>
@@ -17,7 +17,7 @@
 #include <sys/wait.h>
 #include <unistd.h>
 
-#include "runner/child.h"
+#include "runner/child_io.h" /* child_spawn_use_fork */
 
 #define MAXLINES 64
 #define MS(ns) ((ns) / 1000000)
@@ -627,6 +627,7 @@ int main(int argc, char **argv)
 		cmocka_unit_test(test_sigpipe_default),
 	};
 	ssize_t n;
+	int rc;
 
 	if (argc > 1 && strcmp(argv[1], "__guard") == 0)
 		return child_guard_main(argc, argv);
@@ -638,5 +639,8 @@ int main(int argc, char **argv)
 	n = readlink("/proc/self/exe", self_exe, sizeof(self_exe) - 1);
 	assert_true(n > 0);
 	self_exe[n] = '\0';
-	return cmocka_run_group_tests(tests, NULL, NULL);
+	rc = cmocka_run_group_tests_name("posix_spawn", tests, NULL, NULL);
+	child_spawn_use_fork(true); /* the same with the uv_spawn fallback */
+	rc += cmocka_run_group_tests_name("uv_spawn", tests, NULL, NULL);
+	return rc;
 }

@@ -1,0 +1,26 @@
+/* cronsched.h: [cron.NAME] jobs fired once for the cluster by the leader (SPEC section 6). */
+#ifndef JOBSYNC_CRONSCHED_H
+#define JOBSYNC_CRONSCHED_H
+
+#include <stdbool.h>
+#include <stdint.h>
+
+struct node;
+struct cronsched;
+
+/* Prepare the configured cron jobs. NULL when there are none. */
+struct cronsched *cronsched_new(struct node *n);
+
+/* This node now leads in term: handle misfires, arm the timers, serve run requests. */
+void cronsched_lead(struct cronsched *c, int64_t term);
+
+/* Leadership lost: disarm; running jobs are stopped. */
+void cronsched_unlead(struct cronsched *c, const char *why);
+
+/* A NOTIFY on the cluster channel with payload "cron": look at run requests now. */
+void cronsched_notify(struct cronsched *c);
+
+void cronsched_close(struct cronsched *c);
+void cronsched_free(struct cronsched *c);
+
+#endif
