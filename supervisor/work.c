@@ -18,6 +18,9 @@
 
 #define CLAIM_BATCH 4096
 #define AUDIT_BATCH 4096
+#define CLAIM_LOW 256          /* claim again below this many tasks in hand */
+#define AUDIT_LINGER_MS 20     /* gather results this long before an audit statement */
+#define AUDIT_EAGER 512        /* ... unless this many are waiting */
 #define CHECK_BATCH 5000
 
 static void work_pump(struct work *w);
@@ -120,18 +123,19 @@ static void on_claimed(struct pg_conn *c, const PGresult *res, void *arg)
 	work_pump(w);
 }
 
-/* Claim enough tasks to keep the mode's slots busy (and as many again in hand). */
+/*
+ * Claim when the tasks in hand fall below a low watermark (twice the free
+ * slots plus a margin), then a whole batch: few, large statements rather than
+ * one per finished task.
+ */
 static void claim_more(struct work *w)
 {
 	if (w->claim_inflight || !can_claim(w))
 		return;
 	size_t slots = w->mode->free_slots(w);
-	size_t want = slots * 2 + CLAIM_BATCH / 2;
-	if (w->nready >= want)
+	if (w->nready >= slots * 2 + CLAIM_LOW)
 		return;
-	want -= w->nready;
-	if (want > CLAIM_BATCH)
-		want = CLAIM_BATCH;
+	size_t want = CLAIM_BATCH;
 	struct batch *b = calloc(1, sizeof *b);
 	if (!b || !(b->tasks = malloc(want * sizeof *b->tasks))) {
 		free(b);
@@ -257,6 +261,13 @@ static void on_audited(struct pg_conn *c, const PGresult *res, void *arg)
 	work_pump(w);
 }
 
+static void on_audit_due(uv_timer_t *t)
+{
+	struct work *w = t->data;
+	w->audit_due = true;
+	work_pump(w);
+}
+
 static void audit_flush(struct work *w)
 {
 	if (w->local) {
@@ -272,6 +283,13 @@ static void audit_flush(struct work *w)
 	}
 	if (w->audit_inflight || w->naudit == 0 || !pg_ready(&w->audit_pg))
 		return;
+	/* Let results gather briefly: short tasks finish one at a time. */
+	if (w->naudit < AUDIT_EAGER && !w->draining && !w->audit_due) {
+		if (!uv_is_active((uv_handle_t *)&w->audit_timer))
+			uv_timer_start(&w->audit_timer, on_audit_due, AUDIT_LINGER_MS, 0);
+		return;
+	}
+	w->audit_due = false;
 	size_t n = w->naudit < AUDIT_BATCH ? w->naudit : AUDIT_BATCH;
 	struct batch *b = calloc(1, sizeof *b);
 	const char **st = calloc(n + 1, sizeof *st), **msg = calloc(n + 1, sizeof *msg);
@@ -704,7 +722,9 @@ struct work *work_new(struct node *n)
 	}
 	uv_timer_init(n->loop, &w->tick);
 	w->tick.data = w;
-	n->open_handles++;
+	uv_timer_init(n->loop, &w->audit_timer);
+	w->audit_timer.data = w;
+	n->open_handles += 2;
 	uv_timer_start(&w->tick, on_tick, 200, 200);
 	log_info("tasks: source %s, worker mode %s, date %s", source_name(cfg->tasks.source),
 		 w->mode->name, w->date);
@@ -738,6 +758,7 @@ void work_close(struct work *w)
 		pg_close(&w->audit_pg, on_conn_closed);
 	}
 	uv_close((uv_handle_t *)&w->tick, on_tick_closed);
+	uv_close((uv_handle_t *)&w->audit_timer, on_tick_closed);
 }
 
 void work_free(struct work *w)

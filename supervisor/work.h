@@ -48,6 +48,8 @@ struct work {
 	struct pg_conn claim_pg, audit_pg;
 	int open_conns;
 	uv_timer_t tick;             /* retries, adoption, batch-completion checks */
+	uv_timer_t audit_timer;      /* a short linger that batches audits */
+	bool audit_due;
 	struct task **ready;         /* claimed, waiting for a free slot */
 	size_t nready, capready;
 	struct task **auditq;        /* finished, waiting for the audit statement */
