@@ -304,10 +304,23 @@ static void stream_free(struct work *w)
 	w->mode_state = NULL;
 }
 
+/* A stopped program is freed inside the loop, so its handles close before the loop ends. */
+static void on_stopped_free(struct program *prog, void *ud)
+{
+	struct stream_proc *p = ud;
+	program_free(prog);
+	p->prog = NULL;
+}
+
 static void stream_close(struct work *w)
 {
 	struct stream_state *st = w->mode_state;
-	if (st && st->timer_open) {
+	if (!st)
+		return;
+	for (int i = 0; i < st->nprocs; i++)
+		if (st->procs[i].prog)
+			program_stop(st->procs[i].prog, on_stopped_free);
+	if (st->timer_open) {
 		st->timer_open = false;
 		uv_close((uv_handle_t *)&st->timer, NULL);
 	}

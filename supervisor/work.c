@@ -7,6 +7,7 @@
 #include <time.h>
 
 #include "supervisor/backoff.h"
+#include "supervisor/childenv.h"
 #include "supervisor/exitcode.h"
 #include "supervisor/hash.h"
 #include "supervisor/log.h"
@@ -605,46 +606,26 @@ void work_listing_done(struct work *w, bool ok)
 
 /* ---- environment ------------------------------------------------------------------ */
 
-extern char **environ;
-
 char **work_env(struct work *w, const struct task *t)
 {
-	const struct node *n = w->n;
-	size_t count = 0;
-	while (environ[count])
-		count++;
-	char **env = calloc(count + 8, sizeof *env);
-	size_t k = 0;
-	if (!env)
-		return NULL;
-	for (size_t i = 0; i < count; i++)
-		if (strncmp(environ[i], "JOBSYNC_", 8) != 0)
-			env[k++] = strdup(environ[i]);
-	const char *site = n->cfg->site ? n->cfg->site : "";
-	if (asprintf(&env[k++], "JOBSYNC_NODE=%s", n->cfg->node) < 0 ||
-	    asprintf(&env[k++], "JOBSYNC_SITE=%s", site) < 0 ||
-	    asprintf(&env[k++], "JOBSYNC_DATE=%s", w->date) < 0 ||
-	    asprintf(&env[k++], "JOBSYNC_LEADER=%d", n->is_leader ? 1 : 0) < 0)
-		goto fail;
-	if (t && (asprintf(&env[k++], "JOBSYNC_TASK_ID=%s", t->id) < 0 ||
-		  asprintf(&env[k++], "JOBSYNC_ATTEMPT=%d", t->attempts) < 0 ||
-		  asprintf(&env[k++], "JOBSYNC_FENCE=%lld", (long long)t->fence) < 0))
-		goto fail;
-	for (size_t i = 0; i < k; i++)
-		if (!env[i])
-			goto fail;
-	return env;
-fail:
-	env[k - 1] = NULL;
-	work_env_free(env);
-	return NULL;
+	char date[32], leader[24], id[TASKID_MAX + 32], attempt[32], fence[48];
+	snprintf(date, sizeof date, "JOBSYNC_DATE=%s", w->date);
+	snprintf(leader, sizeof leader, "JOBSYNC_LEADER=%d", w->n->is_leader ? 1 : 0);
+	const char *extra[] = {date, leader, NULL, NULL, NULL, NULL};
+	if (t) {
+		snprintf(id, sizeof id, "JOBSYNC_TASK_ID=%s", t->id);
+		snprintf(attempt, sizeof attempt, "JOBSYNC_ATTEMPT=%d", t->attempts);
+		snprintf(fence, sizeof fence, "JOBSYNC_FENCE=%lld", (long long)t->fence);
+		extra[2] = id;
+		extra[3] = attempt;
+		extra[4] = fence;
+	}
+	return childenv_new(w->n, extra);
 }
 
 void work_env_free(char **env)
 {
-	for (size_t i = 0; env && env[i]; i++)
-		free(env[i]);
-	free(env);
+	childenv_free(env);
 }
 
 /* ---- setup and teardown ----------------------------------------------------------- */
