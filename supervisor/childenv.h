@@ -1,4 +1,4 @@
-/* childenv.h: the environment of leader-only children (services, cron): the node's plus JOBSYNC_*. */
+/* childenv.h: the environment of every child (workers, services, cron): the node's plus JOBSYNC_*. */
 #ifndef JOBSYNC_CHILDENV_H
 #define JOBSYNC_CHILDENV_H
 

@@ -8,11 +8,11 @@
 #include "runner/argv.h"
 #include "runner/child.h"
 #include "supervisor/backoff.h"
+#include "supervisor/childenv.h"
 #include "supervisor/cronsched_int.h"
 #include "supervisor/log.h"
 #include "supervisor/node.h"
 
-extern char **environ;
 
 static void run_attempt(struct cronsched_run *r);
 static void on_run_timer(uv_timer_t *t);
@@ -157,37 +157,17 @@ static void on_run_timer(uv_timer_t *t)
 	run_attempt(r);
 }
 
-/* The environment of a cron child: the node's, without JOBSYNC_*, plus the run's. */
+/* The environment of a cron child: the node's (childenv) plus the run's. */
 static char **run_env(const struct cronsched_run *r)
 {
-	const struct node *n = r->c->n;
-	size_t count = 0, k = 0;
-	while (environ[count])
-		count++;
-	char **env = calloc(count + 8, sizeof *env);
-	if (!env)
-		return NULL;
-	for (size_t i = 0; i < count; i++)
-		if (strncmp(environ[i], "JOBSYNC_", 8) != 0)
-			env[k++] = strdup(environ[i]);
-	bool ok = asprintf(&env[k++], "JOBSYNC_NODE=%s", n->cfg->node) >= 0 &&
-		  asprintf(&env[k++], "JOBSYNC_SITE=%s", n->cfg->site ? n->cfg->site : "") >= 0 &&
-		  asprintf(&env[k++], "JOBSYNC_LEADER=1") >= 0 &&
-		  asprintf(&env[k++], "JOBSYNC_CRON_JOB=%s", r->job->cfg->name) >= 0 &&
-		  asprintf(&env[k++], "JOBSYNC_CRON_INSTANT=%lld", (long long)(r->instant_ms / 1000)) >= 0 &&
-		  asprintf(&env[k++], "JOBSYNC_CRON_RUN=%lld", (long long)r->id) >= 0 &&
-		  asprintf(&env[k++], "JOBSYNC_ATTEMPT=%d", r->attempt) >= 0;
-	for (size_t i = 0; ok && i < k; i++)
-		ok = env[i] != NULL;
-	if (!ok)
-		env[k - 1] = NULL;
-	if (!ok) {
-		for (size_t i = 0; env[i]; i++)
-			free(env[i]);
-		free(env);
-		return NULL;
-	}
-	return env;
+	char job[200], instant[64], run[64], attempt[48];
+	snprintf(job, sizeof job, "JOBSYNC_CRON_JOB=%s", r->job->cfg->name);
+	snprintf(instant, sizeof instant, "JOBSYNC_CRON_INSTANT=%lld",
+		 (long long)(r->instant_ms / 1000));
+	snprintf(run, sizeof run, "JOBSYNC_CRON_RUN=%lld", (long long)r->id);
+	snprintf(attempt, sizeof attempt, "JOBSYNC_ATTEMPT=%d", r->attempt);
+	const char *extra[] = {"JOBSYNC_LEADER=1", job, instant, run, attempt, NULL};
+	return childenv_new(r->c->n, extra);
 }
 
 /* Start the next attempt as a child in its own process group. */
@@ -222,9 +202,7 @@ static void run_attempt(struct cronsched_run *r)
 	}
 	if (argv)
 		argv_free(argv);
-	for (size_t i = 0; env && env[i]; i++)
-		free(env[i]);
-	free(env);
+	childenv_free(env);
 	if (rc < 0) {
 		char msg[512];
 		snprintf(msg, sizeof msg, "cannot start '%s': %s", cc->cmd.command,
