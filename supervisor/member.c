@@ -33,6 +33,10 @@ static void on_fence(uv_timer_t *t)
 	struct node *n = t->data;
 	if (n->state == NODE_FENCED || n->state == NODE_DRAINING || n->state == NODE_STOPPED)
 		return;
+	if (node_now_ms(n) - n->hb_ok_ms < (uint64_t)(config_fence_after_sec(n->cfg) * 1000.0)) {
+		arm_fence(n); /* a heartbeat or registration renewed the lease since */
+		return;
+	}
 	log_error("self-fencing: no heartbeat accepted for %.1f s (timeout %d s); "
 		  "releasing %d tokens locally until the database answers again",
 		  (double)(node_now_ms(n) - n->hb_ok_ms) / 1000.0,
@@ -43,6 +47,24 @@ static void on_fence(uv_timer_t *t)
 	n->is_leader = false;
 	if (n->work)
 		work_fence(n->work);
+}
+
+/*
+ * True while the last accepted heartbeat is younger than fence_after. Checked
+ * before starting or claiming work: after a SIGSTOP or a long stall, I/O
+ * callbacks (a child's exit) run before the overdue fence timer, and must not
+ * start a task the cluster may already have handed to another node.
+ */
+bool member_lease_ok(struct node *n)
+{
+	if (n->state == NODE_FENCED || !n->registered)
+		return false;
+	uv_update_time(n->loop);
+	uint64_t after = (uint64_t)(config_fence_after_sec(n->cfg) * 1000.0);
+	if (node_now_ms(n) - n->hb_ok_ms < after)
+		return true;
+	on_fence(&n->fence_timer);
+	return false;
 }
 
 static void on_claim_leader(struct pg_conn *c, const PGresult *res, void *arg)
@@ -167,7 +189,6 @@ void member_start(struct node *n)
 	uint64_t hb = (uint64_t)n->cfg->heartbeat_interval_sec * 1000;
 	uint64_t lead = hb < 1000 ? hb : 1000;
 	if (!uv_is_active((uv_handle_t *)&n->hb_timer)) {
-		n->hb_ok_ms = node_now_ms(n);
 		uv_timer_start(&n->hb_timer, on_hb_timer, hb, hb);
 		uv_timer_start(&n->leader_timer, on_leader_timer, lead, lead);
 		arm_fence(n);

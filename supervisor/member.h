@@ -10,6 +10,9 @@ void member_start(struct node *n);
 /* Send a heartbeat now (unless one is in flight). */
 void member_heartbeat(struct node *n);
 
+/* False (and fenced at once) when the heartbeat lease ran out unnoticed. */
+bool member_lease_ok(struct node *n);
+
 /* A NOTIFY arrived on the cluster channel. */
 void member_notify(struct node *n, const char *payload);
 

@@ -265,6 +265,7 @@ static void on_register(struct pg_conn *c, const PGresult *res, void *arg)
 		return;
 	}
 	n->registered = true;
+	n->hb_ok_ms = n->hb_sent_ms; /* registering is a heartbeat */
 	n->state = NODE_COLD_START;
 	log_info("joined the cluster as %s (incarnation %s, %d tokens, prefix '%s')",
 		 n->cfg->node, n->incarnation, n->cfg->total_tokens, n->cfg->prefix);
@@ -401,6 +402,7 @@ static void setup_next(struct node *n)
 				   n->session_locked ? key : NULL,
 				   node_timeout_param(n, tbuf, sizeof tbuf), n->sql.channel,
 				   "true"};
+		n->hb_sent_ms = node_now_ms(n);
 		rc = pg_query(&n->pg, n->sql.sql[STORE_REGISTER], 10, p, on_register, n);
 		break;
 	}

@@ -11,6 +11,7 @@
 #include "supervisor/exitcode.h"
 #include "supervisor/hash.h"
 #include "supervisor/log.h"
+#include "supervisor/member.h"
 #include "supervisor/node.h"
 #include "supervisor/pgarray.h"
 #include "supervisor/source.h"
@@ -131,7 +132,7 @@ static void on_claimed(struct pg_conn *c, const PGresult *res, void *arg)
  */
 static void claim_more(struct work *w)
 {
-	if (w->claim_inflight || !can_claim(w))
+	if (w->claim_inflight || !can_claim(w) || (!w->local && !member_lease_ok(w->n)))
 		return;
 	size_t slots = w->mode->free_slots(w);
 	if (w->nready >= slots * 2 + CLAIM_LOW)
@@ -381,6 +382,8 @@ void work_finished(struct work *w, struct task *t, bool ok, int exit_status, con
 /* Start ready tasks while the mode has free slots. */
 static void start_ready(struct work *w)
 {
+	if (w->nready && !w->local && !member_lease_ok(w->n))
+		return;
 	size_t i = 0;
 	while (i < w->nready && w->mode->free_slots(w) > 0 && !w->draining && !w->fenced) {
 		struct task *t = w->ready[i++];
