@@ -174,8 +174,8 @@ static void md_cell(FILE *out, const char *s)
 
 void config_reference_md(FILE *out)
 {
-	fputs("| Section | Key | Type | Default | Description |\n"
-	      "|---------|-----|------|---------|-------------|\n",
+	fputs("| Section | Key | Type | Default | Description | Reload |\n"
+	      "|---------|-----|------|---------|-------------|--------|\n",
 	      out);
 	for (int i = 0; i < CONFIG_ALL_NKEYS; i++) {
 		const struct config_key *k = &config_keys[i];
@@ -194,6 +194,7 @@ void config_reference_md(FILE *out)
 		if (k->type == CONFIG_INT || k->type == CONFIG_INT_LIST || k->type == CONFIG_ENUM ||
 		    k->type == CONFIG_BOOL || k->type == CONFIG_SIGNAL)
 			fputc(')', out);
-		fputs(" |\n", out);
+		/* Whether a SIGHUP applies a change (supervisor/reload.c), or only a restart. */
+		fprintf(out, " | %s |\n", k->reloadable ? "yes" : "restart");
 	}
 }

@@ -1,6 +1,7 @@
 /* validate.c: checks of a parsed config that need more than one key (timings, names, locks). */
 #include "config/config.h"
 
+#include <arpa/inet.h>
 #include <ctype.h>
 #include <stdlib.h>
 #include <string.h>
@@ -162,24 +163,36 @@ static void check_locks(const struct config *cfg, const char *path, struct confi
 	}
 }
 
-/* [health] listen: "" (off) or HOST:PORT with a port in 1..65535. */
+/* [health] listen: "" (off) or HOST:PORT: HOST numeric IPv4, [IPv6] or localhost; PORT
+ * 0..65535 (0 = a free port, logged at startup). No name lookup happens at startup. */
 static void check_listen(const struct config *cfg, const char *path, struct config_errors *errs)
 {
 	const char *l = cfg->listen ? cfg->listen : "";
 	const char *colon = strrchr(l, ':');
-	char *end;
+	char host[64], *end;
+	unsigned char addr[16];
 	long port;
 
 	if (!*l)
 		return;
-	if (colon && colon[1] && !isspace((unsigned char)colon[1])) {
+	if (colon && colon[1] && !isspace((unsigned char)colon[1]) &&
+	    (size_t)(colon - l) < sizeof host) {
 		port = strtol(colon + 1, &end, 10);
-		if (!*end && port >= 1 && port <= 65535)
+		memcpy(host, l, (size_t)(colon - l));
+		host[colon - l] = 0;
+		size_t hl = strlen(host);
+		bool v6 = hl > 2 && host[0] == '[' && host[hl - 1] == ']';
+		if (v6)
+			host[hl - 1] = 0;
+		bool host_ok = !strcmp(host, "localhost") ||
+			       (v6 ? inet_pton(AF_INET6, host + 1, addr) == 1
+				   : inet_pton(AF_INET, host, addr) == 1);
+		if (!*end && port >= 0 && port <= 65535 && host_ok)
 			return;
 	}
 	config_error_add(errs, path, abs(cfg->key_line[config_key_index("health", "listen")]),
-			 "invalid listen address '%.200s': use HOST:PORT with a port in 1..65535",
-			 l);
+			 "invalid listen address '%.200s': use HOST:PORT with HOST a numeric IPv4 "
+			 "address, [IPv6] or localhost, and PORT in 0..65535 (0 = any free port)", l);
 }
 
 int config_validate(const struct config *cfg, struct config_errors *errs)

@@ -344,6 +344,11 @@ uint64_t program_since_ms(const struct program *p)
 	return p->since_ms;
 }
 
+void program_set_ud(struct program *p, void *ud)
+{
+	p->ud = ud;
+}
+
 static void program_on_close(uv_handle_t *h)
 {
 	struct program *p = h->data;

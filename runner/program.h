@@ -41,6 +41,8 @@ const char *program_state_name(enum program_state s);
 struct child *program_child(const struct program *p); /* NULL when not running */
 unsigned program_restarts(const struct program *p);
 uint64_t program_since_ms(const struct program *p);
+/* The owner moved its state: later events carry ud (a config reload rebuilt its array). */
+void program_set_ud(struct program *p, void *ud);
 /* Free a stopped program (handles close asynchronously). */
 void program_free(struct program *p);
 

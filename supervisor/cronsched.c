@@ -6,6 +6,7 @@
 #include <string.h>
 #include <unistd.h>
 
+#include "config/diff.h"
 #include "supervisor/cronsched_int.h"
 #include "supervisor/log.h"
 #include "supervisor/node.h"
@@ -16,6 +17,12 @@
 #define CRONSCHED_MISFIRE_STEPS 100000    /* bound of the walk over the grace window */
 
 static void job_arm(struct cronsched_job *j, int64_t after_ms);
+
+static void on_job_closed(uv_handle_t *h)
+{
+	struct cronsched_job *j = h->data;
+	j->c->open_handles--;
+}
 
 /* A job's instant came: fire it and arm the next one. */
 static void on_job_timer(uv_timer_t *t)
@@ -64,6 +71,8 @@ static void job_misfire(struct cronsched_job *j, int64_t now_ms)
 	time_t now = (time_t)(now_ms / 1000), from = now - cc->misfire_grace_sec - 60, t, last = 0;
 	if (!j->ok || !cc->enabled)
 		return;
+	if (j->since_ms / 1000 > from)
+		from = (time_t)(j->since_ms / 1000); /* not missed: the job did not exist yet */
 	for (int i = 0; i < CRONSCHED_MISFIRE_STEPS; i++) {
 		if (cron_next(&j->sched, cc->timezone, from, &t) != CRON_OK || t > now)
 			break;
@@ -267,17 +276,88 @@ void cronsched_unlead(struct cronsched *c, const char *why)
 	cronsched_abandon_all(c, msg, false);
 }
 
+/* The job named name among jobs[0..n), or NULL. */
+static struct cronsched_job *job_find(struct cronsched_job *jobs, size_t n, const char *name)
+{
+	for (size_t i = 0; i < n; i++)
+		if (!strcmp(jobs[i].cfg->name, name))
+			return &jobs[i];
+	return NULL;
+}
+
+/* Timers live in the job array: a new array gets new timers; the old one is kept for runs. */
+void cronsched_reload(struct cronsched *c, const struct config_diff *d)
+{
+	const struct config *cfg = c->n->cfg;
+	int64_t now = cronsched_clock_ms();
+	struct cronsched_job *jobs, **old;
+	if (c->closing)
+		return;
+	jobs = calloc(cfg->ncrons + 1, sizeof *jobs);
+	old = realloc(c->old_jobs, (c->nold_jobs + 1) * sizeof *old);
+	if (old)
+		c->old_jobs = old;
+	if (!jobs || !old) {
+		log_error("cron: out of memory");
+		abort();
+	}
+	for (size_t i = 0; i < cfg->ncrons; i++) {
+		struct cronsched_job *j = &jobs[i];
+		struct cronsched_job *was = job_find(c->jobs, c->njobs, cfg->crons[i].name);
+		bool changed = !was || config_diff_has(d, CONFIG_CRON_SECTION, cfg->crons[i].name);
+		char err[256];
+		j->c = c;
+		j->cfg = &cfg->crons[i];
+		j->ok = cron_parse(j->cfg->schedule, &j->sched, err, sizeof err) == 0;
+		if (!j->ok)
+			log_error("cron %s: bad schedule '%s': %s", j->cfg->name, j->cfg->schedule, err);
+		uv_timer_init(c->n->loop, &j->timer);
+		j->timer.data = j;
+		c->open_handles++;
+		if (was) {
+			/* A run under way goes on (its next attempts use the new settings). */
+			j->active = was->active;
+			for (struct cronsched_run *r = c->runs; r; r = r->next)
+				if (r->job == was)
+					r->job = j;
+		}
+		j->since_ms = was ? was->since_ms : now;
+		if (changed)
+			log_info("cron %s: %s by the reload", j->cfg->name, was ? "changed" : "added");
+		if (!c->leading)
+			continue;
+		/* Unchanged: the same next instant, even one due this very moment. */
+		if (!changed && was->next_ms)
+			job_arm(j, was->next_ms - 1000);
+		else
+			job_arm(j, now);
+	}
+	for (size_t i = 0; i < c->njobs; i++) {
+		struct cronsched_job *j = &c->jobs[i];
+		if (!job_find(jobs, cfg->ncrons, j->cfg->name))
+			log_info("cron %s: removed by the reload%s", j->cfg->name,
+				 j->active ? "; the run under way finishes" : "");
+		uv_timer_stop(&j->timer);
+		uv_close((uv_handle_t *)&j->timer, on_job_closed);
+	}
+	c->old_jobs[c->nold_jobs++] = c->jobs;
+	c->jobs = jobs;
+	c->njobs = cfg->ncrons;
+}
+
+void cronsched_mark_added(struct cronsched *c)
+{
+	int64_t now = cronsched_clock_ms();
+	for (size_t i = 0; c && i < c->njobs; i++)
+		c->jobs[i].since_ms = now;
+}
+
 void cronsched_notify(struct cronsched *c)
 {
 	if (c)
 		cronsched_look(c);
 }
 
-static void on_job_closed(uv_handle_t *h)
-{
-	struct cronsched_job *j = h->data;
-	j->c->open_handles--;
-}
 
 static void on_poll_closed(uv_handle_t *h)
 {
@@ -303,6 +383,9 @@ void cronsched_free(struct cronsched *c)
 		return;
 	for (int i = 0; i < CRONSQL_NSTMT; i++)
 		free(c->sql[i]);
+	for (size_t i = 0; i < c->nold_jobs; i++)
+		free(c->old_jobs[i]);
+	free(c->old_jobs);
 	free(c->jobs);
 	free(c);
 }

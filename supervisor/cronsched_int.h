@@ -26,6 +26,7 @@ struct cronsched_job {
 	uv_timer_t timer;
 	int64_t next_ms;               /* armed instant on the cron clock, 0 = none */
 	int active;                    /* runs of this job on this node not yet ended */
+	int64_t since_ms;              /* added by a reload then (cron clock): no misfire before */
 };
 
 /* One run: a scheduled instant or a manual request, with its attempts. */
@@ -60,6 +61,8 @@ struct cronsched {
 	uint64_t pruned_ms;
 	bool pruned;
 	struct cronsched_run *runs;
+	struct cronsched_job **old_jobs; /* arrays replaced by reloads: runs may still use them */
+	size_t nold_jobs;
 	int open_handles;
 	uint64_t rng;
 };

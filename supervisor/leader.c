@@ -349,6 +349,7 @@ static void on_commit(struct pg_conn *c, const PGresult *res, void *arg)
 		log_info("distributed tokens (%s): %d moved, nodes %d -> %d, version %s, term %lld",
 			 cm->reason, cm->moved, cm->before, cm->after, PQgetvalue(res, 0, 0),
 			 (long long)l->term);
+		n->distributions++;
 	}
 	commit_free(cm);
 	leader_done(n);

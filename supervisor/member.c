@@ -6,6 +6,7 @@
 #include <string.h>
 
 #include "supervisor/exitcode.h"
+#include "supervisor/health.h"
 #include "supervisor/cronsched.h"
 #include "supervisor/log.h"
 #include "supervisor/work.h"
@@ -41,7 +42,7 @@ static void on_fence(uv_timer_t *t)
 		  "releasing %d tokens locally until the database answers again",
 		  (double)(node_now_ms(n) - n->hb_ok_ms) / 1000.0,
 		  n->cfg->heartbeat_timeout_sec, n->owned);
-	n->state = NODE_FENCED;
+	node_set_state(n, NODE_FENCED);
 	drop_tokens(n);
 	leader_stop(n, "self-fenced");
 	n->is_leader = false;
@@ -99,10 +100,12 @@ static void on_heartbeat(struct pg_conn *c, const PGresult *res, void *arg)
 		return;
 	}
 	n->hb_ok_ms = n->hb_sent_ms;
+	log_debug("heartbeat accepted in %llu ms",
+		  (unsigned long long)(node_now_ms(n) - n->hb_sent_ms));
 	arm_fence(n);
 	if (n->state == NODE_FENCED) {
 		log_info("heartbeat accepted again: resuming as an owner");
-		n->state = n->tokens_received ? NODE_RUNNING : NODE_COLD_START;
+		node_set_state(n, n->tokens_received ? NODE_RUNNING : NODE_COLD_START);
 		if (n->work)
 			work_unfence(n->work);
 	}
@@ -211,7 +214,7 @@ static void register_again(struct node *n)
 	n->is_leader = false;
 	n->registered = false;
 	n->tokens_received = false;
-	n->state = NODE_STARTING;
+	node_set_state(n, NODE_STARTING);
 	pg_reset(&n->pg, "rejoining");
 }
 
@@ -243,13 +246,17 @@ static void on_fetch(struct pg_conn *c, const PGresult *res, void *arg)
 	if (gained || lost) {
 		log_info("tokens: +%d -%d, now %d of %d (version %lld)", gained, lost, n->owned,
 			 n->cfg->total_tokens, (long long)n->token_version);
+		n->token_changes++;
+		health_changed(n);
 		if (n->work)
 			work_tokens_changed(n->work);
 	}
 	if (n->owned > 0 || n->token_version > 0) {
 		n->tokens_received = true;
 		if (n->state == NODE_COLD_START)
-			n->state = NODE_RUNNING;
+			node_set_state(n, NODE_RUNNING);
+		if (n->state == NODE_RUNNING)
+			sdnotify_ready(&n->notify); /* once: registered and tokens received */
 		arm_refresh(n);
 	}
 	if (n->fetch_again) {
@@ -325,7 +332,7 @@ static void on_leave_timeout(uv_timer_t *t)
 
 void member_leave(struct node *n)
 {
-	n->state = NODE_DRAINING;
+	node_set_state(n, NODE_DRAINING);
 	drop_tokens(n);
 	leader_stop(n, "leaving");
 	uv_timer_stop(&n->hb_timer);

@@ -9,6 +9,7 @@
 #include "runner/child.h"
 #include "supervisor/log.h"
 #include "supervisor/node.h"
+#include "supervisor/snapshot.h"
 #include "supervisor/work_modes.h"
 
 /* One child and the batch of tasks it was given. */
@@ -223,6 +224,42 @@ static void batch_stop_all(struct work *w, uint64_t grace_ms)
 	}
 }
 
+/*
+ * SIGHUP changed [worker]: the next batches run the new command; running
+ * batches finish as they were started. Ids collected for the next batch go out
+ * now when they fill the new batch_size (procs is read live).
+ */
+static void batch_reload(struct work *w, const struct config *old)
+{
+	struct batch_state *st = w->mode_state;
+	const struct config_worker *wk = &w->n->cfg->worker;
+	char *shell[] = {"/bin/sh", "-c", wk->cmd.command, NULL};
+	char **argv = NULL;
+	const char *err = NULL;
+
+	if (wk->cmd.shell)
+		argv = argv_subst(shell, "");
+	else if (argv_split(wk->cmd.command, &argv, &err) < 0)
+		argv = NULL;
+	if (!argv) {
+		log_error("reload: [worker] command: %s; new batches keep the previous command",
+			  err ? err : "out of memory");
+		return;
+	}
+	argv_free(st->argv);
+	st->argv = argv;
+	if (wk->batch_size == old->worker.batch_size)
+		return;
+	if (st->npending >= (size_t)wk->batch_size)
+		launch(w);
+	struct task **pending = realloc(st->pending, (size_t)wk->batch_size * sizeof *pending);
+	if (!pending) {
+		log_error("out of memory");
+		abort();
+	}
+	st->pending = pending;
+}
+
 static void batch_free(struct work *w)
 {
 	struct batch_state *st = w->mode_state;
@@ -234,6 +271,22 @@ static void batch_free(struct work *w)
 	w->mode_state = NULL;
 }
 
+/* Status: one entry per running batch child, with its first task. */
+static void batch_status(struct work *w, json_t *children)
+{
+	struct batch_state *st = w->mode_state;
+	char name[32];
+	int i = 0;
+	for (struct batch_run *r = st->head; r; r = r->next) {
+		snprintf(name, sizeof name, "batch-%d", i++);
+		json_t *c = snapshot_child(w->n, name, child_pid(r->c),
+			r->stopping ? "stopping" : "running", r->n ? r->tasks[0]->id : NULL,
+			child_started_ms(r->c), 0);
+		json_object_set_new(c, "in_flight", json_integer((json_int_t)r->n));
+		json_array_append_new(children, c);
+	}
+}
+
 const struct mode_ops mode_batch_ops = {
 	.name = "batch",
 	.init = batch_init,
@@ -241,6 +294,8 @@ const struct mode_ops mode_batch_ops = {
 	.start = batch_start,
 	.stop_all = batch_stop_all,
 	.active = batch_active,
+	.status = batch_status,
 	.flush = batch_flush,
+	.reload = batch_reload,
 	.free = batch_free,
 };

@@ -9,6 +9,7 @@
 #include "runner/child.h"
 #include "supervisor/log.h"
 #include "supervisor/node.h"
+#include "supervisor/snapshot.h"
 #include "supervisor/work_modes.h"
 
 /* One running task: its process and its deadline. */
@@ -191,6 +192,31 @@ static void exec_stop_all(struct work *w, uint64_t grace_ms)
 	}
 }
 
+/*
+ * SIGHUP changed [worker]: tasks started from now on use the new command,
+ * timeouts and limits (free_slots reads concurrency live); running tasks
+ * finish as they were started.
+ */
+static void exec_reload(struct work *w, const struct config *old)
+{
+	struct exec_state *st = w->mode_state;
+	const struct config_command *cmd = &w->n->cfg->worker.cmd;
+	char **argv = NULL;
+	const char *err = NULL;
+
+	(void)old;
+	if (!cmd->shell && argv_split(cmd->command, &argv, &err) < 0) {
+		/* config validation splits it too: not expected */
+		log_error("reload: [worker] command: %s; new tasks keep the previous command", err);
+		return;
+	}
+	argv_free(st->argv);
+	st->argv = argv;
+	if (st->running)
+		log_info("worker: new tasks start with the reloaded settings; %zu running tasks "
+			 "finish as they were started", st->running);
+}
+
 static void exec_free(struct work *w)
 {
 	struct exec_state *st = w->mode_state;
@@ -201,6 +227,20 @@ static void exec_free(struct work *w)
 	w->mode_state = NULL;
 }
 
+/* Status: one child per running task. */
+static void exec_status(struct work *w, json_t *children)
+{
+	struct exec_state *st = w->mode_state;
+	char name[32];
+	int i = 0;
+	for (struct exec_slot *s = st->head; s; s = s->next) {
+		snprintf(name, sizeof name, "task-%d", i++);
+		json_array_append_new(children, snapshot_child(w->n, name, child_pid(s->c),
+			s->stopping ? "stopping" : "running", s->t->id,
+			child_started_ms(s->c), (unsigned)(s->t->attempts > 0 ? s->t->attempts - 1 : 0)));
+	}
+}
+
 const struct mode_ops mode_exec_ops = {
 	.name = "exec",
 	.init = exec_init,
@@ -208,5 +248,7 @@ const struct mode_ops mode_exec_ops = {
 	.start = exec_start,
 	.stop_all = exec_stop_all,
 	.active = exec_active,
+	.status = exec_status,
+	.reload = exec_reload,
 	.free = exec_free,
 };

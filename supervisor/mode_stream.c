@@ -10,28 +10,10 @@
 #include "runner/program.h"
 #include "supervisor/exitcode.h"
 #include "supervisor/log.h"
+#include "supervisor/mode_stream_int.h"
 #include "supervisor/node.h"
+#include "supervisor/snapshot.h"
 #include "supervisor/work_modes.h"
-
-/* One child of the pool and the tasks it holds. */
-struct stream_proc {
-	struct work *w;
-	int index;
-	struct program *prog;
-	struct child *child;        /* while running */
-	struct task **inflight;
-	size_t n;
-	bool bad;                   /* wrote garbage: being stopped */
-};
-
-struct stream_state {
-	struct stream_proc *procs;
-	int nprocs;
-	char **argv;
-	char **env;
-	uv_timer_t timer;           /* task_timeout_sec checks */
-	bool timer_open;
-};
 
 /* Fail (as an attempt) every task the child held; the engine retries them. */
 static void fail_inflight(struct stream_proc *p, const char *why)
@@ -78,6 +60,7 @@ static void on_reply(struct stream_proc *p, const char *line, size_t len, bool t
 		char m[512];
 		snprintf(m, sizeof m, "%.*s", (int)(msglen < 500 ? msglen : 500), msg ? msg : "");
 		work_finished(p->w, t, k == REPLY_OK, k == REPLY_OK ? 0 : 1, m);
+		stream_roll_check(p);
 		return;
 	}
 	proc_bad(p, "reply for an id not in flight", line, len);
@@ -111,21 +94,27 @@ static void on_exit_proc(struct program *prog, int status, int sig, void *ud)
 	char why[128];
 	(void)prog;
 	p->child = NULL;
-	if (p->n == 0)
-		return;
-	snprintf(why, sizeof why, "worker-%d %s %d with the task in flight", p->index,
-		 sig ? "was killed by signal" : "exited with status", sig ? sig : status);
-	fail_inflight(p, why);
+	if (p->n > 0) {
+		snprintf(why, sizeof why, "worker-%d %s %d with the task in flight", p->index,
+			 sig ? "was killed by signal" : "exited with status", sig ? sig : status);
+		fail_inflight(p, why);
+	}
+	/* Being replaced by a reload: stopped now, not restarted by the policy. */
+	stream_roll_check(p);
 }
 
 static void on_state(struct program *prog, enum program_state from, enum program_state to,
 		     const char *why, void *ud)
 {
 	struct stream_proc *p = ud;
-	(void)prog;
 	(void)from;
 	log_at(to == PROG_FATAL ? LOG_LEVEL_ERROR : LOG_LEVEL_INFO, NULL, "worker-%d: %s (%s)",
 	       p->index, program_state_name(to), why ? why : "");
+	if (to == PROG_STOPPED && p->resume) {
+		p->resume = false;
+		if (!p->w->fenced && !p->w->draining && !p->w->stopped)
+			program_start(prog);
+	}
 	if (to == PROG_FATAL && p->w->n->cfg->worker.policy.essential) {
 		log_error("worker-%d is essential and went FATAL: the node leaves", p->index);
 		node_request_leave(p->w->n, EXIT_SOFTWARE);
@@ -142,6 +131,8 @@ static void on_timeout_check(uv_timer_t *timer)
 	struct work *w = timer->data;
 	struct stream_state *st = w->mode_state;
 	uint64_t now = node_now_ms(w->n), limit = (uint64_t)w->n->cfg->worker.task_timeout_sec * 1000;
+	if (limit == 0)
+		return; /* a reload set task_timeout_sec = 0 */
 	for (int i = 0; i < st->nprocs; i++) {
 		struct stream_proc *p = &st->procs[i];
 		for (size_t k = 0; k < p->n && p->child && !p->bad; k++) {
@@ -153,6 +144,49 @@ static void on_timeout_check(uv_timer_t *timer)
 			child_stop(p->child);
 		}
 	}
+}
+
+int stream_proc_start(struct work *w, struct stream_proc *p)
+{
+	const struct config_worker *wk = &w->n->cfg->worker;
+	struct stream_state *st = w->mode_state;
+	char name[32];
+	struct policy pol = {
+		.restart = (enum restart_mode)wk->policy.restart,
+		.max_restarts = wk->policy.max_restarts,
+		.window_ms = (uint64_t)wk->policy.restart_window_sec * 1000,
+		.backoff_base_ms = 200, .backoff_cap_ms = 30000,
+		.stable_ms = (uint64_t)wk->policy.stable_sec * 1000,
+		.fatal_cooldown_ms = (uint64_t)wk->policy.fatal_cooldown_sec * 1000,
+		.no_restart_exit = wk->policy.no_restart_exit,
+	};
+	snprintf(name, sizeof name, "worker-%d", p->index);
+	struct child_spec spec = {
+		.name = name, .argv = st->argv, .env = st->env,
+		.cwd = wk->cmd.cwd && *wk->cmd.cwd ? wk->cmd.cwd : NULL,
+		.stop_signal = wk->cmd.stop_signal,
+		.stop_timeout_ms = (uint64_t)wk->cmd.stop_timeout_sec * 1000,
+		.stdin_pipe = true, .max_line = (size_t)wk->max_line, .stderr_tail = 2048,
+	};
+	p->w = w;
+	p->prog = program_new(w->n->loop, &spec, &pol, &stream_events, p);
+	if (!p->prog)
+		return -1;
+	p->gen = st->gen;
+	p->retiring = p->bad = false;
+	program_start(p->prog);
+	return 0;
+}
+
+void stream_timeout_start(struct work *w)
+{
+	struct stream_state *st = w->mode_state;
+	if (st->timer_open)
+		return;
+	uv_timer_init(w->n->loop, &st->timer);
+	st->timer.data = w;
+	st->timer_open = true;
+	uv_timer_start(&st->timer, on_timeout_check, 1000, 1000);
 }
 
 static int stream_init(struct work *w)
@@ -171,50 +205,26 @@ static int stream_init(struct work *w)
 		return -1;
 	}
 	st->env = work_env(w, NULL);
-	st->nprocs = wk->procs;
+	st->nprocs = st->want = wk->procs;
+	st->gen = 1;
+	st->rolling = -1;
 	st->procs = calloc((size_t)st->nprocs, sizeof *st->procs);
 	if (!st->argv || !st->env || !st->procs)
 		return -1;
-	struct policy pol = {
-		.restart = (enum restart_mode)wk->policy.restart,
-		.max_restarts = wk->policy.max_restarts,
-		.window_ms = (uint64_t)wk->policy.restart_window_sec * 1000,
-		.backoff_base_ms = 200, .backoff_cap_ms = 30000,
-		.stable_ms = (uint64_t)wk->policy.stable_sec * 1000,
-		.fatal_cooldown_ms = (uint64_t)wk->policy.fatal_cooldown_sec * 1000,
-		.no_restart_exit = wk->policy.no_restart_exit,
-	};
 	for (int i = 0; i < st->nprocs; i++) {
-		char name[32];
-		snprintf(name, sizeof name, "worker-%d", i);
-		struct child_spec spec = {
-			.name = name, .argv = st->argv, .env = st->env,
-			.cwd = wk->cmd.cwd && *wk->cmd.cwd ? wk->cmd.cwd : NULL,
-			.stop_signal = wk->cmd.stop_signal,
-			.stop_timeout_ms = (uint64_t)wk->cmd.stop_timeout_sec * 1000,
-			.stdin_pipe = true, .max_line = (size_t)wk->max_line, .stderr_tail = 2048,
-		};
-		st->procs[i].w = w;
 		st->procs[i].index = i;
-		st->procs[i].inflight = NULL;
-		st->procs[i].prog = program_new(w->n->loop, &spec, &pol, &stream_events, &st->procs[i]);
-		if (!st->procs[i].prog)
+		if (stream_proc_start(w, &st->procs[i]) < 0)
 			return -1;
-		program_start(st->procs[i].prog);
 	}
-	if (wk->task_timeout_sec > 0) {
-		uv_timer_init(w->n->loop, &st->timer);
-		st->timer.data = w;
-		st->timer_open = true;
-		uv_timer_start(&st->timer, on_timeout_check, 1000, 1000);
-	}
+	if (wk->task_timeout_sec > 0)
+		stream_timeout_start(w);
 	return 0;
 }
 
 static size_t proc_room(const struct work *w, const struct stream_proc *p)
 {
 	size_t max = (size_t)w->n->cfg->worker.inflight;
-	if (!p->child || p->bad || program_state(p->prog) != PROG_RUNNING)
+	if (!p->child || p->bad || p->retiring || program_state(p->prog) != PROG_RUNNING)
 		return 0;
 	return p->n < max ? max - p->n : 0;
 }
@@ -235,6 +245,21 @@ static size_t stream_active(struct work *w)
 	for (int i = 0; i < st->nprocs; i++)
 		n += st->procs[i].n;
 	return n;
+}
+
+/* Unfenced: the pool the fence stopped starts again (now, or once a child is down). */
+static void stream_resume(struct work *w)
+{
+	struct stream_state *st = w->mode_state;
+	for (int i = 0; i < st->nprocs; i++) {
+		struct stream_proc *p = &st->procs[i];
+		if (!p->prog)
+			continue;
+		if (program_state(p->prog) == PROG_STOPPING)
+			p->resume = true;
+		else
+			program_start(p->prog);
+	}
 }
 
 /* Give t to the child with the most room; its id goes down the pipe as one line. */
@@ -277,6 +302,7 @@ static void stream_start(struct work *w, struct task *t)
 static void stream_stop_all(struct work *w, uint64_t grace_ms)
 {
 	struct stream_state *st = w->mode_state;
+	stream_roll_cancel(w);
 	for (int i = 0; i < st->nprocs; i++) {
 		struct stream_proc *p = &st->procs[i];
 		if (p->child)
@@ -324,6 +350,23 @@ static void stream_close(struct work *w)
 		st->timer_open = false;
 		uv_close((uv_handle_t *)&st->timer, NULL);
 	}
+	stream_roll_close(w);
+}
+
+/* Status: one entry per child of the pool, with the first of the ids it holds. */
+static void stream_status(struct work *w, json_t *children)
+{
+	struct stream_state *st = w->mode_state;
+	char name[32];
+	for (int i = 0; i < st->nprocs; i++) {
+		struct stream_proc *p = &st->procs[i];
+		snprintf(name, sizeof name, "worker-%d", p->index);
+		json_t *c = snapshot_child(w->n, name, p->child ? child_pid(p->child) : 0,
+			program_state_name(program_state(p->prog)), p->n ? p->inflight[0]->id : NULL,
+			program_since_ms(p->prog), program_restarts(p->prog));
+		json_object_set_new(c, "in_flight", json_integer((json_int_t)p->n));
+		json_array_append_new(children, c);
+	}
 }
 
 const struct mode_ops mode_stream_ops = {
@@ -333,6 +376,9 @@ const struct mode_ops mode_stream_ops = {
 	.start = stream_start,
 	.stop_all = stream_stop_all,
 	.active = stream_active,
+	.status = stream_status,
+	.resume = stream_resume,
 	.close = stream_close,
+	.reload = stream_reload,
 	.free = stream_free,
 };

@@ -12,9 +12,11 @@
 #include "supervisor/cronsched.h"
 #include "supervisor/exitcode.h"
 #include "supervisor/hash.h"
+#include "supervisor/health.h"
 #include "supervisor/log.h"
 #include "supervisor/member.h"
 #include "supervisor/pgarray.h"
+#include "supervisor/reload.h"
 #include "supervisor/schema.h"
 #include "supervisor/services.h"
 #include "supervisor/work.h"
@@ -65,8 +67,18 @@ const char *node_session_param(const struct node *n)
 	return node_now_ms(n) - n->connected_ms >= grace ? "true" : "false";
 }
 
+void node_set_state(struct node *n, enum node_state s)
+{
+	if (n->state == s)
+		return;
+	n->state = s;
+	health_changed(n);
+	sdnotify_status(&n->notify);
+}
+
 void node_set_leader(struct node *n, bool me, int64_t term, const char *leader)
 {
+	bool changed = strcmp(n->leader, leader) != 0 || n->term != term || n->is_leader != me;
 	if (strcmp(n->leader, leader) != 0 || n->term != term)
 		log_info("leader is %s (term %lld)", *leader ? leader : "(none)", (long long)term);
 	snprintf(n->leader, sizeof n->leader, "%s", leader);
@@ -76,6 +88,8 @@ void node_set_leader(struct node *n, bool me, int64_t term, const char *leader)
 	else if (!me && n->leader_state.active)
 		leader_stop(n, "another node leads now");
 	n->is_leader = me;
+	if (changed)
+		health_changed(n);
 }
 
 static void on_closed(uv_handle_t *h)
@@ -96,7 +110,9 @@ void node_shutdown(struct node *n, int code)
 		return;
 	n->stopping = true;
 	n->exit_code = code;
-	n->state = NODE_STOPPED;
+	node_set_state(n, NODE_STOPPED);
+	sdnotify_stopping(&n->notify); /* once: a drain already sent it */
+	sdnotify_close(&n->notify);
 	uv_handle_t *handles[] = {
 		(uv_handle_t *)&n->sigterm, (uv_handle_t *)&n->sigint, (uv_handle_t *)&n->sighup,
 		(uv_handle_t *)&n->hb_timer, (uv_handle_t *)&n->fence_timer,
@@ -113,6 +129,7 @@ void node_shutdown(struct node *n, int code)
 		services_close(n->services);
 	if (n->cron)
 		cronsched_close(n->cron);
+	health_close(n);
 	child_guard_stop();
 	reaper_stop();
 }
@@ -154,7 +171,8 @@ void node_request_leave(struct node *n, int code)
 	if (n->state == NODE_DRAINING || n->stopping)
 		return;
 	n->exit_code = code;
-	n->state = NODE_DRAINING;
+	node_set_state(n, NODE_DRAINING);
+	sdnotify_stopping(&n->notify);
 	/* A draining node stops leading at once: its services stop, the next oldest
 	 * takes over (the drain mark makes this node not live). */
 	leader_stop(n, "draining");
@@ -179,8 +197,7 @@ static void on_signal(uv_signal_t *s, int signum)
 {
 	struct node *n = s->data;
 	if (signum == SIGHUP) {
-		log_warn("SIGHUP: live reload is not supported by this version; keeping the "
-			 "current configuration (restart the node to apply changes)");
+		reload_run(n);
 		return;
 	}
 	if (n->state == NODE_DRAINING) {
@@ -266,7 +283,7 @@ static void on_register(struct pg_conn *c, const PGresult *res, void *arg)
 	}
 	n->registered = true;
 	n->hb_ok_ms = n->hb_sent_ms; /* registering is a heartbeat */
-	n->state = NODE_COLD_START;
+	node_set_state(n, NODE_COLD_START);
 	log_info("joined the cluster as %s (incarnation %s, %d tokens, prefix '%s')",
 		 n->cfg->node, n->incarnation, n->cfg->total_tokens, n->cfg->prefix);
 	n->setup = SETUP_LOCKS;
@@ -274,7 +291,7 @@ static void on_register(struct pg_conn *c, const PGresult *res, void *arg)
 }
 
 /* Write the [lock.NAME] sections: one statement for all of them. */
-static int put_locks(struct node *n)
+int node_put_locks(struct node *n, pg_result_fn done)
 {
 	const struct config *cfg = n->cfg;
 	size_t count = 0, i = 0;
@@ -309,7 +326,7 @@ static int put_locks(struct node *n)
 	if (!a[0] || !a[1] || !a[2] || !a[3] || !a[4])
 		goto cleanup;
 	const char *p[] = {a[0], a[1], a[2], a[3], a[4], cfg->node, n->sql.channel};
-	rc = pg_query(&n->pg, n->sql.sql[STORE_LOCKS_PUT], 7, p, on_setup_step, n);
+	rc = pg_query(&n->pg, n->sql.sql[STORE_LOCKS_PUT], 7, p, done, n);
 	if (rc == 0)
 		log_info("registered %zu locked tokens from %zu [lock.*] sections", count,
 			 cfg->nlocks);
@@ -331,7 +348,7 @@ static void on_locks_cleared(struct pg_conn *c, const PGresult *res, void *arg)
 	if (!step_ok(n, res, PGRES_COMMAND_OK, "clearing this node's earlier locks"))
 		return;
 	log_info("clear_existing_locks: removed %s earlier locks of this node", PQcmdTuples((PGresult *)res));
-	if (n->cfg->nlocks == 0 || put_locks(n) < 0) {
+	if (n->cfg->nlocks == 0 || node_put_locks(n, on_setup_step) < 0) {
 		n->locks_written = true;
 		n->setup = SETUP_DONE;
 		setup_next(n);
@@ -355,7 +372,9 @@ static void on_setup_step(struct pg_conn *c, const PGresult *res, void *arg)
 		n->schema_ready = true;
 		n->setup = SETUP_META;
 	} else if (n->setup == SETUP_LISTEN) {
-		n->setup = n->registered ? SETUP_DONE : SETUP_REGISTER;
+		/* Locks a reload could not write (no connection then) are written now. */
+		n->setup = !n->registered ? SETUP_REGISTER
+			   : n->locks_written ? SETUP_DONE : SETUP_LOCKS;
 	} else if (n->setup == SETUP_LOCKS) {
 		n->locks_written = true;
 		n->setup = SETUP_DONE;
@@ -417,7 +436,7 @@ static void setup_next(struct node *n)
 			rc = pg_query(&n->pg, n->sql.sql[STORE_LOCKS_CLEAR], 1,
 				      (const char *[]){cfg->node}, on_locks_cleared, n);
 		else
-			rc = put_locks(n);
+			rc = node_put_locks(n, on_setup_step);
 		break;
 	case SETUP_DONE:
 		member_start(n);
@@ -481,7 +500,7 @@ static void init_handles(struct node *n)
 	n->open_handles = 9;
 }
 
-int node_run(const struct config *cfg, const char *date)
+int node_run(const struct config *cfg, const char *date, const char *node_override)
 {
 	struct node n;
 	uv_loop_t loop;
@@ -495,6 +514,8 @@ int node_run(const struct config *cfg, const char *date)
 	n.token_version = -1;
 	n.exit_code = EXIT_OK;
 	n.date = date;
+	n.node_override = node_override;
+	n.last_reload_ok = true;
 	n.rng = (uint64_t)getpid() << 32 ^ (uint64_t)time(NULL) ^ (uint64_t)(uintptr_t)&n;
 	n.session_key = new_session_key(&n);
 	if (gethostname(n.host, sizeof n.host) != 0)
@@ -504,13 +525,17 @@ int node_run(const struct config *cfg, const char *date)
 	    leader_init(&n.leader_state, cfg->total_tokens) < 0)
 		goto cleanup;
 	init_handles(&n);
+	if (health_start(&n) < 0) {
+		rc = EXIT_CONFIG;
+		goto cleanup;
+	}
+	/* Before anything spawns: children must not inherit NOTIFY_SOCKET. */
+	sdnotify_init(&n.notify, &loop, sdnotify_node_summary, &n);
 	if (cfg->tasks.channel && *cfg->tasks.channel && store_listen_also(&n.sql, cfg->tasks.channel) < 0)
 		goto cleanup;
 	child_guard_start(&loop, NULL, (uint64_t)(config_fence_after_sec(cfg) * 1000));
 	if (reaper_start(&loop, false) < 0)
 		log_warn("cannot watch for orphaned processes; they will be reaped by init");
-	if (cfg->status_file && *cfg->status_file)
-		log_warn("[health] status_file is accepted but not written by this version");
 	n.services = services_new(&n);
 	n.cron = cronsched_new(&n);
 	if (cfg->enabled) {
@@ -531,6 +556,8 @@ int node_run(const struct config *cfg, const char *date)
 		memset(n.mine, 1, (size_t)cfg->total_tokens);
 		if (cfg->tasks.source != SOURCE_NONE && !(n.work = work_new(&n)))
 			n.exit_code = EXIT_SOFTWARE;
+		else
+			sdnotify_ready(&n.notify); /* the workers started */
 		/* Keep the loop alive until a signal arrives. */
 		uv_ref((uv_handle_t *)&n.sigterm);
 	}
@@ -546,6 +573,8 @@ cleanup:
 	work_free(n.work);
 	services_free(n.services);
 	cronsched_free(n.cron);
+	health_free(&n);
+	reload_free(&n); /* after everything that may point into a reloaded config */
 	leader_free(&n.leader_state);
 	store_free(&n.sql);
 	free(n.mine);

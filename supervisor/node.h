@@ -10,7 +10,10 @@
 #include "config/config.h"
 #include "supervisor/leader.h"
 #include "supervisor/pg.h"
+#include "supervisor/sdnotify.h"
 #include "supervisor/store.h"
+
+struct health;
 
 enum node_state {
 	NODE_STARTING,   /* connecting, creating the schema, registering */
@@ -78,15 +81,31 @@ struct node {
 	struct work *work;        /* task engine, when [tasks] has a source */
 	struct services *services; /* [service.NAME], run while leading */
 	struct cronsched *cron;   /* [cron.NAME], fired while leading */
+	struct health *health;    /* status file and HTTP endpoint */
+	uint64_t token_changes;   /* times this node's token set changed (metrics) */
+	uint64_t distributions;   /* distributions this node committed as leader (metrics) */
+	struct sdnotify notify;   /* READY/STOPPING/WATCHDOG/STATUS to NOTIFY_SOCKET */
 	const char *date;         /* --date, or NULL for today */
+
+	/* SIGHUP reload (supervisor/reload.c); the counters are for status and metrics. */
+	const char *node_override; /* --node, applied again to every reloaded file */
+	uint64_t reloads;         /* reloads applied (a file without changes counts too) */
+	uint64_t reload_failures; /* reloads refused: invalid file or a key needing a restart */
+	bool last_reload_ok;      /* outcome of the last SIGHUP (true before any) */
+	int64_t last_reload_unix; /* wall-clock second of the last SIGHUP, 0 = none */
+	struct config **reloaded; /* configs loaded by reloads (the current one too), freed at exit */
+	size_t nreloaded;
 
 	int exit_code;
 	bool stopping;
 	bool pg_open;             /* pg_init succeeded: pg must be closed */
 };
 
-/* Run a node until it stops (date: --date or NULL); returns the process exit code. */
-int node_run(const struct config *cfg, const char *date);
+/*
+ * Run a node until it stops (date: --date or NULL; node_override: --node or
+ * NULL, applied again on reload); returns the process exit code.
+ */
+int node_run(const struct config *cfg, const char *date, const char *node_override);
 
 /* Leave the cluster as on SIGTERM (drain first); exit with code. */
 void node_request_leave(struct node *n, int code);
@@ -117,7 +136,16 @@ void node_fetch_tokens(struct node *n);
  */
 void node_watch_expiry(struct node *n, const char *sec);
 
+/* Enter state s (status file, readiness and sd_notify follow). */
+void node_set_state(struct node *n, enum node_state s);
+
 /* Apply a heartbeat or claim result: leadership as the database sees it. */
 void node_set_leader(struct node *n, bool me, int64_t term, const char *leader);
+
+/*
+ * Write the [lock.NAME] sections of n->cfg (one statement; NOTIFYs 'lock');
+ * done gets the result. 0, or -1 when it could not be sent.
+ */
+int node_put_locks(struct node *n, pg_result_fn done);
 
 #endif

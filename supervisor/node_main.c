@@ -18,6 +18,8 @@ static void run_usage(FILE *out)
 		"\n"
 		"Join the cluster configured in FILE and hold a share of its tokens until\n"
 		"SIGTERM or SIGINT (a graceful leave; a second signal stops at once).\n"
+		"SIGHUP reads FILE again and applies what can change live; an invalid\n"
+		"file, or a change only a restart applies, keeps the running config.\n"
 		"\n"
 		"  -c, --config FILE   the node's INI file (required)\n"
 		"  -n, --node NAME     node name (overrides [cluster] node)\n"
@@ -87,7 +89,7 @@ int cli_run_main(int argc, char **argv)
 		return EXIT_CONFIG;
 	}
 	log_setup(cfg.node, cfg.log_level, cfg.log_format);
-	rc = node_run(&cfg, date);
+	rc = node_run(&cfg, date, node); /* a SIGHUP reload applies --node again */
 	config_free(&cfg);
 	return rc;
 }

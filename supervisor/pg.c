@@ -338,10 +338,15 @@ static void pg_connect_step(struct pg_conn *c)
 	}
 	c->state = PG_READY;
 	c->backoff_ms = 0;
-	if (c->reconnects++ > 0)
+	if (c->connects++ > 0)
 		log_info("database %s: reconnected", c->label);
 	if (c->h->connected)
 		c->h->connected(c, c->ud);
+}
+
+unsigned pg_reconnects(const struct pg_conn *c)
+{
+	return c->connects > 0 ? c->connects - 1 : 0;
 }
 
 bool pg_ready(const struct pg_conn *c)

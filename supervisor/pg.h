@@ -46,7 +46,7 @@ struct pg_conn {
 	PGresult *result;            /* result kept while draining a multi-statement */
 	uint64_t backoff_ms, rng;
 	int connect_timeout_ms, reconnect_max_ms, query_timeout_ms;
-	unsigned reconnects;
+	unsigned connects;            /* successful connections, the first included */
 	int open_handles;
 	const struct pg_handlers *h;
 	void *ud;
@@ -62,6 +62,9 @@ int pg_init(struct pg_conn *c, uv_loop_t *loop, const char *conninfo,
 void pg_start(struct pg_conn *c);
 
 bool pg_ready(const struct pg_conn *c);
+
+/* Connections made after the first one (metrics). */
+unsigned pg_reconnects(const struct pg_conn *c);
 
 /*
  * Queue a statement. With nparams > 0 it is sent with PQsendQueryParams

@@ -8,10 +8,12 @@
 
 #include "runner/argv.h"
 #include "runner/program.h"
+#include "config/diff.h"
 #include "supervisor/childenv.h"
 #include "supervisor/exitcode.h"
 #include "supervisor/log.h"
 #include "supervisor/node.h"
+#include "supervisor/snapshot.h"
 
 /* Bytes of one logged output line of a service; the rest is cut and flagged. */
 #define SERVICES_MAX_LINE 4096
@@ -25,6 +27,8 @@ struct service {
 	struct program *prog;   /* NULL when down; recreated per term (the env carries it) */
 	int64_t term;           /* term the program was started for */
 	bool stopping;          /* program_stop() issued, done() not yet called */
+	bool stale;             /* a reload changed its settings: restart it with them */
+	bool removed;           /* a reload removed it: stop it, then drop it */
 };
 
 struct services {
@@ -158,8 +162,11 @@ static void service_start(struct service *sv, int64_t term)
 		return;
 	}
 	sv->term = term;
+	sv->stale = false;
 	program_start(sv->prog);
 }
+
+static void service_drop(struct service *sv);
 
 /* The stop asked by service_reconcile() is complete: free, then look again. */
 static void service_stopped(struct program *p, void *ud)
@@ -169,7 +176,23 @@ static void service_stopped(struct program *p, void *ud)
 	program_free(p);
 	sv->prog = NULL;
 	sv->stopping = false;
+	if (sv->removed) {
+		service_drop(sv);
+		return;
+	}
 	service_reconcile(sv);
+}
+
+/* True while a removed copy of sv (same NAME) still runs: a singleton never overlaps itself. */
+static bool service_shadowed(const struct service *sv)
+{
+	const struct services *s = sv->s;
+
+	for (size_t i = 0; i < s->count; i++)
+		if (&s->v[i] != sv && s->v[i].removed && s->v[i].prog &&
+		    !strcmp(s->v[i].cfg->name, sv->cfg->name))
+			return true;
+	return false;
 }
 
 /*
@@ -180,16 +203,16 @@ static void service_stopped(struct program *p, void *ud)
 static void service_reconcile(struct service *sv)
 {
 	struct services *s = sv->s;
-	bool want = s->leading && !s->closing;
+	bool want = s->leading && !s->closing && !sv->removed;
 
 	if (sv->stopping)
 		return; /* service_stopped() reconciles again */
 	if (!sv->prog) {
-		if (want && sv->argv)
+		if (want && sv->argv && !service_shadowed(sv))
 			service_start(sv, s->term);
 		return;
 	}
-	if (want && sv->term == s->term)
+	if (want && sv->term == s->term && !sv->stale)
 		return;
 	sv->stopping = true;
 	program_stop(sv->prog, service_stopped);
@@ -261,6 +284,97 @@ void services_unlead(struct services *s, const char *why)
 		service_reconcile(&s->v[i]);
 }
 
+/* A removed service is down: take it out of the array (programs follow their entry). */
+static void service_drop(struct service *sv)
+{
+	struct services *s = sv->s;
+	size_t i = (size_t)(sv - s->v);
+
+	log_at(LOG_LEVEL_INFO, sv->ctx, "removed by the reload");
+	argv_free(sv->argv);
+	memmove(&s->v[i], &s->v[i + 1], (s->count - i - 1) * sizeof *s->v);
+	s->count--;
+	for (size_t k = i; k < s->count; k++)
+		if (s->v[k].prog)
+			program_set_ud(s->v[k].prog, &s->v[k]);
+	/* A service added again under the same NAME waited for this copy to stop. */
+	for (size_t k = 0; k < s->count; k++)
+		service_reconcile(&s->v[k]);
+}
+
+/* The entry of s->v, not removed and not yet taken, named name; or NULL. */
+static struct service *service_find(struct services *s, const bool *taken, const char *name)
+{
+	for (size_t j = 0; j < s->count; j++)
+		if (!taken[j] && !s->v[j].removed && !strcmp(s->v[j].cfg->name, name))
+			return &s->v[j];
+	return NULL;
+}
+
+void services_reload(struct services *s, const struct config_diff *d)
+{
+	const struct config *cfg = s->n->cfg;
+	size_t k = 0;
+	struct service *v = calloc(cfg->nservices + s->count + 1, sizeof *v);
+	bool *taken = calloc(s->count + 1, sizeof *taken);
+
+	if (s->closing) {
+		free(v);
+		free(taken);
+		return;
+	}
+	if (!v || !taken) {
+		log_error("services: out of memory");
+		abort();
+	}
+	for (size_t i = 0; i < cfg->nservices; i++) {
+		const struct config_service *c = &cfg->services[i];
+		struct service *sv = &v[k++], *was = service_find(s, taken, c->name);
+
+		if (was) {
+			*sv = *was;
+			taken[was - s->v] = true;
+			if (config_diff_has(d, CONFIG_SERVICE_SECTION, c->name)) {
+				argv_free(sv->argv);
+				sv->argv = service_argv(c);
+				sv->stale = true;
+				log_at(LOG_LEVEL_INFO, sv->ctx, "changed by the reload%s",
+				       sv->prog ? ": restarting it" : "");
+			}
+		} else {
+			sv->s = s;
+			snprintf(sv->ctx, sizeof sv->ctx, "service=%s", c->name);
+			sv->argv = service_argv(c);
+			log_at(LOG_LEVEL_INFO, sv->ctx, "added by the reload%s",
+			       s->leading ? ": starting it" : "; runs while this node leads");
+		}
+		sv->cfg = c;
+	}
+	/* Removed services that still run stay (removed) until they are down. */
+	for (size_t j = 0; j < s->count; j++) {
+		if (taken[j])
+			continue;
+		if (!s->v[j].removed)
+			log_at(LOG_LEVEL_INFO, s->v[j].ctx, "removed by the reload%s",
+			       s->v[j].prog ? ": stopping it" : "");
+		if (!s->v[j].prog) {
+			argv_free(s->v[j].argv);
+			continue;
+		}
+		v[k] = s->v[j];
+		v[k++].removed = true;
+	}
+	for (size_t i = 0; i < k; i++)
+		if (v[i].prog)
+			program_set_ud(v[i].prog, &v[i]);
+	free(s->v);
+	free(taken);
+	s->v = v;
+	s->count = k;
+	for (size_t i = 0; i < s->count; i++)
+		service_reconcile(&s->v[i]);
+}
+
 /* Shutdown: every program gets its stop signal; each is freed once down. */
 void services_close(struct services *s)
 {
@@ -290,6 +404,21 @@ void services_free(struct services *s)
 	}
 	free(s->v);
 	free(s);
+}
+
+void services_status(const struct services *s, json_t *arr)
+{
+	for (size_t i = 0; s && i < s->count; i++) {
+		const struct service *sv = &s->v[i];
+		struct child *c = sv->prog ? program_child(sv->prog) : NULL;
+		json_t *o = snapshot_child(s->n, sv->cfg->name, c ? child_pid(c) : 0,
+			sv->prog ? program_state_name(program_state(sv->prog)) : "stopped", NULL,
+			sv->prog ? program_since_ms(sv->prog) : node_now_ms(s->n),
+			sv->prog ? program_restarts(sv->prog) : 0);
+		json_object_del(o, "task");
+		json_object_set_new(o, "term", json_integer(sv->prog ? sv->term : 0));
+		json_array_append_new(arr, o);
+	}
 }
 
 int services_running(const struct services *s)

@@ -40,8 +40,11 @@ const char *source_name(enum config_source src)
 static void listing_done(struct source *s, bool ok)
 {
 	s->busy = false;
+	/* A source replaced by a reload: its late listing must not count for completion. */
+	if (s->closed)
+		return;
 	work_listing_done(s->w, ok);
-	if (s->again && !s->closed) {
+	if (s->again) {
 		s->again = false;
 		source_relist(s->w);
 	}

@@ -341,12 +341,29 @@ cleanup:
 
 /* ---- results and retries ---------------------------------------------------------- */
 
+const double work_duration_bounds[WORK_DURATION_BUCKETS] = {
+	0.005, 0.01, 0.05, 0.1, 0.5, 1, 5, 10, 30, 60, 300, 1800,
+};
+
+/* Count an attempt's duration in the histogram. */
+static void count_duration(struct work_counters *c, int ms)
+{
+	double sec = (double)ms / 1000.0;
+	int i = 0;
+	while (i < WORK_DURATION_BUCKETS && sec > work_duration_bounds[i])
+		i++;
+	c->duration[i]++;
+	c->attempts++;
+	c->duration_sum_sec += sec;
+}
+
 void work_finished(struct work *w, struct task *t, bool ok, int exit_status, const char *msg)
 {
 	const struct config_worker *wk = &w->n->cfg->worker;
 	char ctx[96];
 
 	t->duration_ms = (int)(node_now_ms(w->n) - t->started_ms);
+	count_duration(&w->c, t->duration_ms);
 	t->exit_status = exit_status;
 	free(t->message);
 	t->message = msg && *msg ? strdup(msg) : NULL;
@@ -529,6 +546,8 @@ void work_unfence(struct work *w)
 	if (!w->fenced)
 		return;
 	w->fenced = false;
+	if (w->mode->resume)
+		w->mode->resume(w);
 	/* Claims of tasks stopped while fenced go back: their new owner (or we) rerun them. */
 	for (size_t i = 0; i < w->ts.n; i++) {
 		struct task *t = w->ts.all[i];
@@ -733,7 +752,9 @@ void work_close(struct work *w)
 	if (w->stopped)
 		return;
 	w->stopped = true;
-	w->mode->stop_all(w, 0);
+	/* After a clean drain the pool is idle: it may exit on EOF or its stop signal. */
+	bool idle = w->draining && w->mode->active(w) == 0;
+	w->mode->stop_all(w, idle ? (uint64_t)w->n->cfg->worker.cmd.stop_timeout_sec * 1000 : 0);
 	if (w->mode->close)
 		w->mode->close(w);
 	source_close(w->src);
@@ -751,6 +772,9 @@ void work_free(struct work *w)
 		return;
 	w->mode->free(w);
 	source_free(w->src);
+	for (size_t i = 0; i < w->nold_src; i++)
+		source_free(w->old_src[i]);
+	free(w->old_src);
 	taskset_free(&w->ts);
 	free(w->ready);
 	free(w->auditq);

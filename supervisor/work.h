@@ -12,6 +12,9 @@
 struct node;
 struct work;
 struct child;
+struct json_t;
+struct config;
+struct config_diff;
 
 /* What a worker mode (exec, stream, batch) offers the engine. */
 struct mode_ops {
@@ -30,13 +33,27 @@ struct mode_ops {
 	void (*flush)(struct work *w);
 	/* Optional: close the mode's own handles (the node is shutting down). */
 	void (*close)(struct work *w);
+	/* Optional: SIGHUP changed [worker] (n->cfg is new, old the previous): apply it live. */
+	void (*reload)(struct work *w, const struct config *old);
+	/* Optional: the node is unfenced: start again what the fence stopped. */
+	void (*resume)(struct work *w);
+	/* Status: append one snapshot_child() object per child to the JSON array. */
+	void (*status)(struct work *w, struct json_t *children);
 	/* Free w->mode_state once every child has exited. */
 	void (*free)(struct work *w);
 };
 
-/* Progress counters of this node for the date (status, logs). */
+/* Upper bounds (seconds) of the task duration histogram; one more bucket is +Inf. */
+#define WORK_DURATION_BUCKETS 12
+extern const double work_duration_bounds[WORK_DURATION_BUCKETS];
+
+/* Progress counters of this node for the date (status, logs, metrics). */
 struct work_counters {
 	uint64_t claimed, done, failed, retried, rejected, skipped;
+	/* Attempts by duration: [i] counts those <= bounds[i] (cumulative at export). */
+	uint64_t duration[WORK_DURATION_BUCKETS + 1];
+	uint64_t attempts;
+	double duration_sum_sec;
 };
 
 struct work {
@@ -65,6 +82,8 @@ struct work {
 	void (*drained)(struct node *n);
 	struct work_counters c;
 	struct source *src;
+	struct source **old_src;     /* sources replaced by a reload: closed, freed with w */
+	size_t nold_src;
 };
 
 /* Start the engine for cfg->tasks / cfg->worker. Returns NULL on failure (logged). */
@@ -85,6 +104,13 @@ void work_stop_now(struct work *w);
 
 /* A NOTIFY on the task channel: relist now. */
 void work_notify(struct work *w, const char *channel);
+
+/*
+ * SIGHUP: n->cfg is the new config (old the previous one, d what changed).
+ * The mode applies [worker] changes (new tasks use them; running ones finish),
+ * and a changed [tasks] restarts the source, which lists again.
+ */
+void work_reload(struct work *w, const struct config *old, const struct config_diff *d);
 
 /* Close connections and handles; the node's loop ends once they are closed. */
 void work_close(struct work *w);

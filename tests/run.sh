@@ -25,7 +25,8 @@ while [ $# -gt 0 ]; do
 done
 
 PACKAGES=(build-essential cmake pkg-config libuv1-dev libpq-dev libinih-dev libjansson-dev
-	libhttp-parser-dev libcmocka-dev postgresql python3 python3-psycopg2)
+	libhttp-parser-dev libcmocka-dev postgresql python3 python3-psycopg2 python3-yaml
+	python3-pil chromium fonts-dejavu-core)
 
 install_missing() {
 	command -v dpkg-query >/dev/null 2>&1 || return 0

@@ -287,6 +287,18 @@ class PgCluster:
         if r.returncode != 0:
             raise RuntimeError("pg_ctl restart failed:\n%s\n%s" % (r.stdout, self.log_tail()))
 
+    def pause(self):
+        """Stop the server (fast) for an outage; resume() starts it again."""
+        r = self._as_pg([PG_BIN + "/pg_ctl", "-D", self.data, "-m", "fast", "-w", "stop"])
+        if r.returncode != 0:
+            raise RuntimeError("pg_ctl stop failed:\n%s" % r.stdout)
+
+    def resume(self):
+        r = self._as_pg([PG_BIN + "/pg_ctl", "-D", self.data, "-l", self.logfile, "-w",
+                         "-t", "60", "-o", self._opts(), "start"])
+        if r.returncode != 0:
+            raise RuntimeError("pg_ctl start failed:\n%s\n%s" % (r.stdout, self.log_tail()))
+
     def stop(self):
         if not self.running:
             return
@@ -387,17 +399,23 @@ class Db:
 # Configuration and nodes
 # ---------------------------------------------------------------------------
 
-def ini_text(dsn, node, prefix="sync_", coordination=None, cluster=None, extra=""):
-    """INI text of the tests: heartbeat 1 s, timeout 3 s, steady refresh 5 s."""
+def ini_text(dsn, node, prefix="sync_", coordination=None, cluster=None, extra="",
+             health=None):
+    """INI text of the tests: heartbeat 1 s, timeout 3 s, steady refresh 5 s, and the
+    HTTP endpoint on an ephemeral loopback port (several nodes share the machine)."""
     coord = {"heartbeat_interval_sec": 1, "heartbeat_timeout_sec": 3,
              "token_refresh_steady_interval_sec": 5}
     coord.update(coordination or {})
     clu = {"dsn": dsn, "node": node, "prefix": prefix}
     clu.update(cluster or {})
+    hl = {"listen": "127.0.0.1:0"}
+    hl.update(health or {})
     lines = ["[cluster]"]
     lines += ["%s = %s" % (k, v) for k, v in clu.items() if v is not None]
     lines += ["", "[coordination]"]
     lines += ["%s = %s" % (k, v) for k, v in coord.items() if v is not None]
+    lines += ["", "[health]"]
+    lines += ["%s = %s" % (k, v) for k, v in hl.items() if v is not None]
     text = "\n".join(lines) + "\n"
     if extra:
         text += "\n" + extra.strip("\n") + "\n"
@@ -630,9 +648,11 @@ class ClusterCase(unittest.TestCase):
                          "counts: %r" % counts)
 
     # -- nodes -----------------------------------------------------------
-    def config(self, name, coordination=None, cluster=None, extra="", filename=None):
+    def config(self, name, coordination=None, cluster=None, extra="", filename=None,
+               health=None):
         path = os.path.join(self.dir, filename or ("%s.ini" % name))
-        return write_file(path, ini_text(self.dsn, name, self.prefix, coordination, cluster, extra))
+        return write_file(path, ini_text(self.dsn, name, self.prefix, coordination, cluster,
+                                         extra, health))
 
     def start_node(self, name, config=None, wait_registered=True, timeout=15, args=None,
                    env=None, **cfg):

@@ -73,6 +73,35 @@ class Fencing(H.ClusterCase):
         H.report("partition: heal to rejoined and balanced", time.time() - healed)
         self.assert_alive(n1, n2)
 
+    def test_stream_pool_restarts_after_fence(self):
+        """A stream-mode node stops its pool when it fences itself, and starts it again
+        once it is back: it runs tasks again after the heal."""
+        stream = os.path.join(os.path.dirname(os.path.abspath(__file__)), "workers", "stream.sh")
+        record = os.path.join(self.dir, "record.log")
+        extra = ("[tasks]\nsource = range\nrange = 1-400\npoll_interval_sec = 2\n\n"
+                 "[worker]\nmode = stream\ncommand = %s\nprocs = 2\ninflight = 2\n" % stream)
+        env = {"RECORD": record, "WORK_SLEEP": "0.1"}
+        n1 = self.start_node("n1", extra=extra, env=env)
+        proxy = NetSplit(pg_unix_path(self.pg))
+        self.addCleanup(proxy.close)
+        dsn = "host=127.0.0.1 port=%d dbname=%s user=postgres" % (proxy.port, self.dbname)
+        n2 = self.start_node("n2", cluster={"dsn": dsn}, extra=extra, env=env,
+                             coordination={"connect_timeout_sec": 2, "reconnect_max_sec": 2})
+        H.wait_until(lambda: self.scalar("SELECT count(*) FROM @audit WHERE node = 'n2'") >= 5,
+                     30, "n2 to finish some tasks")
+        proxy.cut()
+        H.wait_until(lambda: log_time(n2, "self-fencing") is not None, ASSERT,
+                     "n2 to log its self-fencing")
+        proxy.heal()
+        healed = self.scalar("SELECT now()")
+        H.wait_until(lambda: self.scalar("SELECT count(*) FROM @audit WHERE node = 'n2' AND "
+                                         "created_on > %s", healed) >= 5, 60,
+                     "n2 to run tasks again after the heal")
+        H.wait_until(lambda: self.scalar("SELECT count(*) FROM @audit") == 400, 120,
+                     "every task done")
+        self.assertEqual(self.scalar("SELECT count(DISTINCT item) FROM @audit"), 400)
+        self.assert_alive(n1, n2)
+
     def test_partitioned_leader_is_replaced_and_fenced_by_term(self):
         n1, proxy = self.split_node("n1")
         self.expect_balanced(["n1"], 15)

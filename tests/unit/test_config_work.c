@@ -267,7 +267,9 @@ static const struct {
 	 "duplicate section [cron.c] (first at line 1)"},
 	/* [health] */
 	{"[health]\nlisten = nowhere\n", 2, "invalid listen address 'nowhere'"},
-	{"[health]\nlisten = 127.0.0.1:0\n", 2, "invalid listen address"},
+	{"[health]\nlisten = example.com:8080\n", 2, "invalid listen address"},
+	{"[health]\nlisten = 127.0.0.1:-1\n", 2, "invalid listen address"},
+	{"[health]\nlisten = [::1:8080\n", 2, "invalid listen address"},
 	{"[health]\nlisten = :65536\n", 2, "invalid listen address"},
 	{"[health]\nlistn = x\n", 2, "unknown key 'listn' in [health] (did you mean 'listen'?)"},
 };
