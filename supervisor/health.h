@@ -11,7 +11,8 @@ struct clusterview;
  */
 int health_start(struct node *n);
 
-/* Something the status shows changed: rewrite the status file soon. */
+/* Something the status shows changed: rewrite the status file soon (writes
+ * closer than 100 ms apart are merged, so a busy node writes at most 10 a second). */
 void health_changed(struct node *n);
 
 /* The cached cluster view (NULL before the first read or without coordination). */

@@ -11,6 +11,7 @@
 #include "config/diff.h"
 #include "supervisor/childenv.h"
 #include "supervisor/exitcode.h"
+#include "supervisor/health.h"
 #include "supervisor/log.h"
 #include "supervisor/node.h"
 #include "supervisor/snapshot.h"
@@ -104,6 +105,7 @@ static void service_on_state(struct program *p, enum program_state from, enum pr
 	struct services *s = sv->s;
 
 	(void)p;
+	health_changed(s->n);
 	(void)from;
 	log_at(to == PROG_FATAL ? LOG_LEVEL_ERROR : LOG_LEVEL_INFO, sv->ctx, "%s (%s)",
 	       program_state_name(to), why ? why : "");

@@ -10,6 +10,7 @@
 #include "supervisor/childenv.h"
 #include "supervisor/exitcode.h"
 #include "supervisor/hash.h"
+#include "supervisor/health.h"
 #include "supervisor/log.h"
 #include "supervisor/member.h"
 #include "supervisor/node.h"
@@ -364,6 +365,7 @@ void work_finished(struct work *w, struct task *t, bool ok, int exit_status, con
 
 	t->duration_ms = (int)(node_now_ms(w->n) - t->started_ms);
 	count_duration(&w->c, t->duration_ms);
+	health_changed(w->n);
 	t->exit_status = exit_status;
 	free(t->message);
 	t->message = msg && *msg ? strdup(msg) : NULL;
@@ -413,6 +415,7 @@ static void start_ready(struct work *w)
 		t->attempts++;
 		t->started_ms = node_now_ms(w->n);
 		w->mode->start(w, t);
+		health_changed(w->n);
 	}
 	if (i) {
 		memmove(w->ready, w->ready + i, (w->nready - i) * sizeof *w->ready);
