@@ -4,7 +4,7 @@
 
 /*
  * The cluster as one JSON value (cluster, nodes, locks, unowned_tokens,
- * rebalances, progress), an '@' template; parameters: $1 heartbeat timeout in
+ * rebalances, cron (each job's last run), progress), an '@' template; parameters: $1 heartbeat timeout in
  * seconds, $2 prefix, $3 date (YYYY-MM-DD). Malloc'd; NULL when out of memory.
  */
 char *cluster_sql(void);

@@ -317,6 +317,9 @@ void cronsched_reload(struct cronsched *c, const struct config_diff *d)
 		if (was) {
 			/* A run under way goes on (its next attempts use the new settings). */
 			j->active = was->active;
+			memcpy(j->ended, was->ended, sizeof j->ended);
+			j->last_status = was->last_status;
+			j->last_instant_ms = was->last_instant_ms;
 			for (struct cronsched_run *r = c->runs; r; r = r->next)
 				if (r->job == was)
 					r->job = j;

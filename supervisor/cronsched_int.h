@@ -17,6 +17,11 @@
 struct node;
 struct child;
 
+/* Statuses a run ends with, as the history rows name them. */
+enum { CRONSCHED_SUCCESS, CRONSCHED_FAILED, CRONSCHED_TIMEOUT, CRONSCHED_SKIPPED,
+       CRONSCHED_NSTATUS };
+extern const char *const cronsched_status_names[CRONSCHED_NSTATUS];
+
 /* One [cron.NAME] job and its timer. */
 struct cronsched_job {
 	struct cronsched *c;
@@ -26,8 +31,15 @@ struct cronsched_job {
 	uv_timer_t timer;
 	int64_t next_ms;               /* armed instant on the cron clock, 0 = none */
 	int active;                    /* runs of this job on this node not yet ended */
+	/* Runs this node ended, by status (status file, metrics); the last one's outcome. */
+	uint64_t ended[CRONSCHED_NSTATUS];
+	int last_status;               /* 1 + index into cronsched_status_names, 0 = none */
+	int64_t last_instant_ms;       /* its instant on the cron clock */
 	int64_t since_ms;              /* added by a reload then (cron clock): no misfire before */
 };
+
+/* Count a run of j that ended with status (a cronsched_status_names entry). */
+void cronsched_count_end(struct cronsched_job *j, int64_t instant_ms, const char *status);
 
 /* One run: a scheduled instant or a manual request, with its attempts. */
 struct cronsched_run {

@@ -64,6 +64,7 @@ static void run_finish(struct cronsched_run *r, const char *status)
 	struct cronsched *c = r->c;
 	char when[80], id[24], att[16], ex[16];
 	cronsched_instant_text(r->job, r->instant_ms, when, sizeof when);
+	cronsched_count_end(r->job, r->instant_ms, status);
 	snprintf(id, sizeof id, "%lld", (long long)r->id);
 	log_at(strcmp(status, "success") ? LOG_LEVEL_WARN : LOG_LEVEL_INFO, NULL,
 	       "cron %s (%s%s%s): %s after %d attempt%s, exit status %d", r->job->cfg->name,
@@ -244,6 +245,7 @@ static void on_fired(struct pg_conn *pc, const PGresult *res, void *arg)
 	r->id = atoll(PQgetvalue(res, 0, 0));
 	if (r->skipped) {
 		log_info("cron %s (%s): skipped (run %lld)", r->job->cfg->name, when, (long long)r->id);
+		cronsched_count_end(r->job, r->instant_ms, "skipped");
 		run_release(r);
 		return;
 	}
@@ -288,6 +290,7 @@ void cronsched_fire(struct cronsched *c, struct cronsched_job *j, int64_t instan
 		if (r->skipped) {
 			log_info("cron %s (%s): skipped%s", j->cfg->name, when,
 				 skip ? "" : " (the previous run is still going)");
+			cronsched_count_end(j, instant_ms, "skipped");
 			run_release(r);
 		} else {
 			log_info("cron %s (%s): firing", j->cfg->name, when);

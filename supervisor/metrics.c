@@ -77,6 +77,26 @@ static void children_by_state(FILE *out, const json_t *status)
 		sample1(out, "jobsync_service_restarts_total", "service",
 			json_string_value(json_object_get(s, "name")),
 			(double)json_integer_value(json_object_get(s, "restarts")));
+	family(out, "jobsync_cron_runs_total", "counter",
+	       "Cron runs this node ended (as leader), by job and status");
+	json_array_foreach(json_object_get(status, "cron"), k, s) {
+		const char *job = json_string_value(json_object_get(s, "name"));
+		const char *st;
+		json_t *v;
+		json_object_foreach(json_object_get(s, "ended"), st, v) {
+			fputs("jobsync_cron_runs_total{job=\"", out);
+			label_value(out, job);
+			fprintf(out, "\",status=\"%s\"} %lld\n", st, (long long)json_integer_value(v));
+		}
+	}
+	family(out, "jobsync_cron_failures_24h", "gauge",
+	       "Failed or timed-out runs of each cron job in the last 24 h, cluster-wide "
+	       "(from the last cluster read)");
+	json_array_foreach(json_object_get(status, "cron"), k, s) {
+		const json_t *f = json_object_get(json_object_get(s, "last_run_cluster"), "failures_24h");
+		sample1(out, "jobsync_cron_failures_24h", "job",
+			json_string_value(json_object_get(s, "name")), (double)json_integer_value(f));
+	}
 	family(out, "jobsync_cron_running", "gauge", "Runs of each cron job in progress on this node");
 	json_array_foreach(json_object_get(status, "cron"), k, s)
 		sample1(out, "jobsync_cron_running", "job", json_string_value(json_object_get(s, "name")),

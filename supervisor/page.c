@@ -135,7 +135,7 @@ static void node_part(FILE *out, const json_t *st)
 	if (json_array_size(json_object_get(st, "cron")) == 0)
 		return;
 	fprintf(out, "<h2>Cron jobs</h2><table><tr><th>job</th><th>schedule</th><th>next run</th>"
-		"<th class=num>running</th></tr>");
+		"<th class=num>running</th><th>last run</th><th class=num>failures 24 h</th></tr>");
 	json_array_foreach(json_object_get(st, "cron"), i, c) {
 		fprintf(out, "<tr><td>");
 		esc(out, str(c, "name"));
@@ -144,7 +144,16 @@ static void node_part(FILE *out, const json_t *st)
 		fprintf(out, "</td><td>");
 		esc(out, json_is_string(json_object_get(c, "next_run")) ? str(c, "next_run")
 									 : "(not leading)");
-		fprintf(out, "</td><td class=num>%lld</td></tr>", num(c, "running"));
+		const json_t *last = json_object_get(c, "last_run_cluster");
+		fprintf(out, "</td><td class=num>%lld</td><td>", num(c, "running"));
+		if (json_is_object(last)) {
+			esc(out, str(last, "instant"));
+			fputc(' ', out);
+			esc(out, str(last, "status"));
+			fputs(" on ", out);
+			esc(out, str(last, "node"));
+		}
+		fprintf(out, "</td><td class=num>%lld</td></tr>", num(last, "failures_24h"));
 	}
 	fprintf(out, "</table>");
 }

@@ -99,6 +99,19 @@ static json_t *unowned_locked(const struct node *n)
 	return json_is_integer(v) ? json_incref(v) : json_null();
 }
 
+/* Each job's last run cluster-wide (any leader) and its recent failures, from the last
+ * cluster read: "last_run_cluster" (null until read). */
+static void add_cluster_cron(const struct node *n, json_t *cron)
+{
+	const json_t *runs = json_object_get(clusterview_last(health_clusterview(n)), "cron");
+	size_t i;
+	json_t *job;
+	json_array_foreach(cron, i, job) {
+		json_t *r = json_object_get(runs, json_string_value(json_object_get(job, "name")));
+		json_object_set(job, "last_run_cluster", r ? r : json_null());
+	}
+}
+
 json_t *snapshot_json(struct node *n)
 {
 	char now[40], hb[40];
@@ -143,6 +156,7 @@ json_t *snapshot_json(struct node *n)
 	json_t *services = json_array(), *cron = json_array();
 	services_status(n->services, services);
 	cronsched_status(n->cron, cron);
+	add_cluster_cron(n, cron);
 	json_object_set_new(doc, "services", services);
 	json_object_set_new(doc, "cron", cron);
 	return doc;

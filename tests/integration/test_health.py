@@ -394,6 +394,41 @@ class Health(H.ClusterCase):
         fams2 = parse_prometheus(self.get(self.port_of(nodes[1]), "/metrics")[2].decode())
         self.assertEqual(value(fams2, "jobsync_service_up", service="publisher"), 0)
 
+    def test_cron_runs_in_status_and_metrics(self):
+        """Ended cron runs (by status), the last run and the failures of the last 24 h
+        reach /status, /metrics and the page. Cron time is accelerated with the test-only
+        clock (JOBSYNC_TEST_CRON_*, see test_cron.py): one cron minute per 2 s."""
+        epoch = (int(time.time()) // 60) * 60
+        env = {"JOBSYNC_TEST_CRON_EPOCH": str(epoch),
+               "JOBSYNC_TEST_CRON_SECONDS_PER_MINUTE": "2"}
+        extra = ("[cron.good]\nschedule = * * * * *\ncommand = /bin/true\n\n"
+                 "[cron.bad]\nschedule = * * * * *\ncommand = /bin/false\nmax_attempts = 1\n")
+        node = self.start_node("n1", extra=extra, env=env)
+        port = self.port_of(node)
+
+        def ended():
+            doc = json.loads(self.get(port, "/status")[2])
+            jobs = {j["name"]: j for j in doc["cron"]}
+            return (jobs["good"]["ended"]["success"] >= 2 and jobs["bad"]["ended"]["failed"] >= 2
+                    and jobs)
+        jobs = H.wait_until(ended, 30, "two runs of each cron job") and ended()
+        self.assertEqual(jobs["bad"]["last_run"]["status"], "failed")
+        self.assertEqual(jobs["good"]["last_run"]["status"], "success")
+        self.assertRegex(jobs["good"]["next_run"], r"T\d\d:\d\d:00Z$")
+        self.assertEqual(self.get(port, "/")[0], 200)  # a page view reads the cluster
+        doc = json.loads(self.get(port, "/status")[2])
+        bad = [j for j in doc["cron"] if j["name"] == "bad"][0]
+        self.assertEqual(bad["last_run_cluster"]["node"], "n1")
+        self.assertGreaterEqual(bad["last_run_cluster"]["failures_24h"], 2)
+        fams = parse_prometheus(self.get(port, "/metrics")[2].decode())
+        self.assertGreaterEqual(value(fams, "jobsync_cron_runs_total", job="bad", status="failed"), 2)
+        self.assertGreaterEqual(value(fams, "jobsync_cron_runs_total", job="good",
+                                      status="success"), 2)
+        self.assertEqual(value(fams, "jobsync_cron_runs_total", job="good", status="failed"), 0)
+        self.assertGreaterEqual(value(fams, "jobsync_cron_failures_24h", job="bad"), 2)
+        html = self.get(port, "/")[2].decode()
+        self.assertIn("failed on n1", html)
+
     def test_ready_follows_database(self):
         """Readiness is 503 while the database is down, liveness stays 200, and the
         node is ready again once it reconnects."""
