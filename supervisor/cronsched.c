@@ -176,6 +176,20 @@ static void on_poll(uv_timer_t *t)
 	cronsched_prune(c);
 }
 
+/* Set up job j of c for its [cron.NAME] section: parse the schedule, make its timer. */
+static void job_init(struct cronsched *c, struct cronsched_job *j, const struct config_cron *cc)
+{
+	char err[256];
+	j->c = c;
+	j->cfg = cc;
+	j->ok = cron_parse(cc->schedule, &j->sched, err, sizeof err) == 0;
+	if (!j->ok)
+		log_error("cron %s: bad schedule '%s': %s", cc->name, cc->schedule, err);
+	uv_timer_init(c->n->loop, &j->timer);
+	j->timer.data = j;
+	c->open_handles++;
+}
+
 struct cronsched *cronsched_new(struct node *n)
 {
 	const struct config *cfg = n->cfg;
@@ -193,18 +207,8 @@ struct cronsched *cronsched_new(struct node *n)
 		if (!(c->sql[i] = schema_expand(cronsched_sql_tmpl[i], cfg->prefix)))
 			goto fail;
 	c->njobs = cfg->ncrons;
-	for (size_t i = 0; i < c->njobs; i++) {
-		struct cronsched_job *j = &c->jobs[i];
-		char err[256];
-		j->c = c;
-		j->cfg = &cfg->crons[i];
-		j->ok = cron_parse(j->cfg->schedule, &j->sched, err, sizeof err) == 0;
-		if (!j->ok)
-			log_error("cron %s: bad schedule '%s': %s", j->cfg->name, j->cfg->schedule, err);
-		uv_timer_init(n->loop, &j->timer);
-		j->timer.data = j;
-		c->open_handles++;
-	}
+	for (size_t i = 0; i < c->njobs; i++)
+		job_init(c, &c->jobs[i], &cfg->crons[i]);
 	uv_timer_init(n->loop, &c->poll);
 	c->poll.data = c;
 	c->open_handles++;
@@ -305,15 +309,7 @@ void cronsched_reload(struct cronsched *c, const struct config_diff *d)
 		struct cronsched_job *j = &jobs[i];
 		struct cronsched_job *was = job_find(c->jobs, c->njobs, cfg->crons[i].name);
 		bool changed = !was || config_diff_has(d, CONFIG_CRON_SECTION, cfg->crons[i].name);
-		char err[256];
-		j->c = c;
-		j->cfg = &cfg->crons[i];
-		j->ok = cron_parse(j->cfg->schedule, &j->sched, err, sizeof err) == 0;
-		if (!j->ok)
-			log_error("cron %s: bad schedule '%s': %s", j->cfg->name, j->cfg->schedule, err);
-		uv_timer_init(c->n->loop, &j->timer);
-		j->timer.data = j;
-		c->open_handles++;
+		job_init(c, j, &cfg->crons[i]);
 		if (was) {
 			/* A run under way goes on (its next attempts use the new settings). */
 			j->active = was->active;
