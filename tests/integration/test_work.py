@@ -13,7 +13,7 @@ sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
 import harness as H  # noqa: E402
 
 WORKERS = os.path.join(os.path.dirname(os.path.abspath(__file__)), "workers")
-N = int(os.environ.get("JOBSYNC_WORK_TASKS", "5000"))
+N = int(os.environ.get("JOBSYNC_WORK_TASKS", "10000"))
 
 
 def read_record(path):
