@@ -7,12 +7,13 @@ Against a private PostgreSQL (tests/integration/harness.py), heartbeat 1 s / tim
   * graceful leave: SIGTERM to sync_token balanced over the remaining 3 (row gone);
   * crash failover: SIGKILL of a follower to sync_token balanced over the survivors;
   * leader crash: SIGKILL of the leader to a new leader (term + 1) and balanced;
-then, with the default timings (heartbeat 5 s / timeout 15 s), a follower's and the
-leader's process crash (session-end detection: goal <= 2 s, where a heartbeat-only peer
+then, with the default timings (heartbeat 5 s / timeout 15 s), the idle database load of
+three quiet nodes (statements per heartbeat interval, counted in the server's statement log
+over --idle-window seconds: goal <= 2), a follower's and the leader's process crash (session-end detection: goal <= 2 s, where a heartbeat-only peer
 needs the 15 s timeout and more); and the token moves of 3->4 and 4->3 (sync_rebalance.tokens_moved and the sync_token
 diff) against the lower bound 2500. Prints a Markdown table (medians, min, max).
 
-usage: python3 bench/cluster_bench.py --jobsync build/jobsync [--runs 5]
+usage: python3 bench/cluster_bench.py --jobsync build/jobsync [--runs 5] [--idle-window 60]
 """
 
 import argparse
@@ -47,16 +48,32 @@ def fmt_n(values):
 DEFAULT_TIMINGS = {"heartbeat_interval_sec": 5, "heartbeat_timeout_sec": 15}
 
 
-def default_timings(runs, lat):
-    """Process crashes with the default heartbeat timings: a follower, then the leader."""
+def idle_load(b, names, window, idle):
+    """Statements per heartbeat interval of each node of a quiet cluster, from the server's
+    statement log (log_statement = all for the bench database), by application_name."""
+    start = b.pg.log_size()
+    time.sleep(window)
+    per_node = b.statements_per_node(start, b.pg.log_size())
+    leader = b.meta()[0]
+    intervals = window / DEFAULT_TIMINGS["heartbeat_interval_sec"]
+    for n in names:
+        role = "leader" if n == leader else "heir" if n == names[1] else "follower"
+        idle[role] = per_node.get(n, 0) / intervals
+
+
+def default_timings(runs, lat, idle, window):
+    """With the default heartbeat timings: the idle load of a quiet cluster, then process
+    crashes of a follower and of the leader."""
     b = Bench()
     b.setUp()
     try:
         names = ["d1", "d2", "d3"]
+        b.pg.log_statements(b.dbname)
         nodes = {n: b.start_node(n, coordination=DEFAULT_TIMINGS) for n in names}
         b.expect_balanced(names, 15)
         # Session checks start one heartbeat interval + 2 s after a node connects.
         time.sleep(DEFAULT_TIMINGS["heartbeat_interval_sec"] + 3)
+        idle_load(b, names, window, idle)
         for i in range(runs):
             victim = names[-1]
             t = time.monotonic()
@@ -86,6 +103,8 @@ def default_timings(runs, lat):
 def main():
     ap = argparse.ArgumentParser(add_help=False)
     ap.add_argument("--runs", type=int, default=5, help="runs per measure (default 5)")
+    ap.add_argument("--idle-window", type=float, default=60,
+                    help="seconds of quiet over which the idle load is counted (default 60)")
     mine, rest = ap.parse_known_args()
     H.parse_args(rest, description=__doc__.splitlines()[0])
     runs = max(1, mine.runs)
@@ -165,7 +184,8 @@ def main():
         raise
     finally:
         b.tearDown()
-    default_timings(runs, lat)
+    idle = {}
+    default_timings(runs, lat, idle, mine.idle_window)
 
     version = subprocess.run([H.JOBSYNC, "--version"], stdout=subprocess.PIPE, text=True).stdout.strip()
     print()
@@ -199,6 +219,14 @@ def main():
     for what, (med, lo, hi), goal in rows:
         print("| %s | %s | %s | %s | %s |" % (what, med, lo, hi, goal))
     print()
+    print("Idle database load, default timings (heartbeat 5 s, rebalance check 30 s), 3 quiet "
+          "nodes, %g s counted from the server's statement log:" % mine.idle_window)
+    print()
+    print("| node | statements per heartbeat interval | peer: one heartbeat per interval | goal (SPEC 8) |")
+    print("|---|---|---|---|")
+    for role in ("leader", "heir", "follower"):
+        print("| %s | %.2f | 1 | <= 2 |" % (role, idle.get(role, float("nan"))))
+    print()
     bad = []
     if statistics.median(lat["join"]) > 1.0:
         bad.append("join")
@@ -208,6 +236,8 @@ def main():
         bad.append("crash failover")
     if statistics.median(lat["crash_default"] + lat["leader_default"]) > 2.0:
         bad.append("default-timing crash")
+    if not idle or max(idle.values()) > 2:
+        bad.append("idle load")
     if any(m != 2500 for m in moves["join_rb"] + moves["join_diff"] + moves["leave_rb"] + moves["leave_diff"]):
         bad.append("token moves")
     if max(moves["balance"]) > 1:

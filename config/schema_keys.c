@@ -92,18 +92,21 @@ const struct config_key config_keys[CONFIG_ALL_NKEYS] = {
 	     "seconds without a heartbeat after which a node is dead (> 2 x interval)",
 	     heartbeat_timeout_sec),
 	SECS("30", 1, 86400, true,
-	     "seconds between the leader's full rereads of the token and lock tables (repairs "
-	     "hand edits; joins, leaves and lock changes are acted on at once)",
+	     "seconds between the leader's full looks at the cluster, rereading the token and "
+	     "lock tables (repairs hand edits); joins, leaves, crashes and lock changes are "
+	     "acted on at once",
 	     rebalance_check_interval_sec),
 	SECS("10", 1, 86400, true,
-	     "accepted for compatibility: the leader sweeps every second and exactly when a "
-	     "heartbeat expires, never later than this",
+	     "accepted for compatibility: the leader sweeps the moment a node's session ends, "
+	     "exactly when a heartbeat expires, and every rebalance_check_interval_sec",
 	     dead_node_check_interval_sec),
 	SECS("5", 1, 86400, true,
 	     "seconds between fallback polls for token changes until tokens arrive (NOTIFY and "
 	     "every heartbeat also bring them)",
 	     token_refresh_initial_interval_sec),
-	SECS("30", 1, 86400, true, "seconds between fallback polls for token changes once running",
+	SECS("30", 1, 86400, true,
+	     "seconds between fallback polls for token changes once running, skipped while "
+	     "heartbeats (which compare the token version) succeed",
 	     token_refresh_steady_interval_sec),
 	{"coordination", "locks_enabled", CONFIG_BOOL, "true", NULL, 0, 0, NULL, true, false,
 	 "honour task locks when distributing tokens", C(locks_enabled)},

@@ -23,10 +23,7 @@ int child_io_init(struct child *c, const struct child_spec *spec)
 	size_t max = spec->max_line ? spec->max_line : CHILD_DEFAULT_MAX_LINE;
 	int r;
 
-	c->tail_max = spec->stderr_tail;
-	c->tail = calloc(1, c->tail_max + 1);
-	if (!c->tail)
-		return -ENOMEM;
+	c->tail_max = spec->stderr_tail; /* c->tail is allocated with the first stderr byte */
 	for (int i = 0; i < 2; i++) {
 		struct child_out *o = &c->out[i];
 
@@ -126,12 +123,18 @@ fail:
 	return r;
 }
 
+/*
+ * One read buffer for every pipe: libuv calls alloc and then read for one
+ * stream at a time on the loop's thread, and the read callback copies what it
+ * keeps, so children need no buffer of their own while they are silent.
+ */
+static char child_io_rbuf[CHILD_READ_BUF];
+
 static void child_io_alloc(uv_handle_t *h, size_t hint, uv_buf_t *buf)
 {
-	struct child_out *o = CHILD_OUT_OF(h);
-
+	(void)h;
 	(void)hint;
-	*buf = uv_buf_init(o->buf, sizeof(o->buf));
+	*buf = uv_buf_init(child_io_rbuf, sizeof(child_io_rbuf));
 }
 
 /* The splitter's callback: hand the line to the owner unless it is being freed. */
@@ -151,6 +154,8 @@ static void child_io_tail(struct child *c, const char *p, size_t n)
 
 	if (c->tail_max == 0)
 		return;
+	if (!c->tail && !(c->tail = malloc(c->tail_max + 1)))
+		return; /* out of memory: no tail rather than no output */
 	if (n >= c->tail_max) {
 		memcpy(c->tail, p + n - c->tail_max, c->tail_max);
 		c->tail_len = c->tail_max;

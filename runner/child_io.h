@@ -23,7 +23,6 @@ struct child_out {
 	struct child *owner;
 	enum child_stream which;
 	bool eof;               /* EOF, error, or cut after the grace: closed */
-	char buf[CHILD_READ_BUF];
 };
 
 struct child {

@@ -18,16 +18,38 @@ int lines_init(struct lines *l, size_t max)
 {
 	l->buf = NULL;
 	l->len = 0;
+	l->cap = 0;
 	l->max = max;
 	l->skipping = false;
 	if (max == 0 || max > SIZE_MAX - 2) {
 		errno = EINVAL;
 		return -1;
 	}
-	l->buf = malloc(max + 2);
-	if (!l->buf)
-		return -1;
 	return 0;
+}
+
+/*
+ * Room for need bytes plus the NUL: the buffer grows by doubling up to max + 2
+ * (most children print short lines or nothing, so a node with many children
+ * does not hold max bytes for each). False when memory is short.
+ */
+static bool lines_reserve(struct lines *l, size_t need)
+{
+	size_t cap = l->cap ? l->cap : 256;
+	char *nb;
+
+	if (need + 1 <= l->cap)
+		return true;
+	while (cap < need + 1)
+		cap *= 2;
+	if (cap > l->max + 2)
+		cap = l->max + 2;
+	nb = realloc(l->buf, cap);
+	if (!nb)
+		return false;
+	l->buf = nb;
+	l->cap = cap;
+	return true;
 }
 
 void lines_free(struct lines *l)
@@ -35,12 +57,17 @@ void lines_free(struct lines *l)
 	free(l->buf);
 	l->buf = NULL;
 	l->len = 0;
+	l->cap = 0;
 	l->skipping = false;
 }
 
 /* Hand buf[0..len) to fn, NUL-terminated, and empty the buffer. */
 static void lines_emit(struct lines *l, size_t len, bool truncated, LINES_FN(fn), void *arg)
 {
+	if (!lines_reserve(l, len)) {
+		l->len = 0;
+		return;
+	}
 	l->buf[len] = '\0';
 	l->len = 0;
 	fn(l->buf, len, truncated, arg);
@@ -60,6 +87,11 @@ static void lines_append(struct lines *l, const char *p, size_t k, LINES_FN(fn),
 		return;
 	room = l->max + 1 - l->len;
 	take = k < room ? k : room;
+	if (!lines_reserve(l, l->len + take)) {
+		l->skipping = true; /* out of memory: drop this line rather than fail */
+		l->len = 0;
+		return;
+	}
 	memcpy(l->buf + l->len, p, take);
 	l->len += take;
 	if (l->len > l->max && (k > take || l->buf[l->max] != '\r')) {

@@ -8,7 +8,7 @@
 /* Accumulates bytes and yields complete lines of at most max bytes. */
 struct lines {
 	char *buf;
-	size_t len, max;
+	size_t len, cap, max;   /* cap: allocated, grown on demand up to max + 2 */
 	bool skipping;          /* inside an over-long line: dropping until newline */
 };
 

@@ -12,7 +12,7 @@
 #include "supervisor/node.h"
 #include "supervisor/schema.h"
 
-#define CRONSCHED_POLL_MS 5000            /* fallback look at manual requests */
+#define CRONSCHED_POLL_MS 30000           /* fallback look at manual requests (NOTIFY is the path) */
 #define CRONSCHED_PRUNE_MS (3600 * 1000)  /* retention at most hourly */
 #define CRONSCHED_MISFIRE_STEPS 100000    /* bound of the walk over the grace window */
 

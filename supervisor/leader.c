@@ -7,6 +7,7 @@
 
 #include "supervisor/cronsched.h"
 #include "supervisor/log.h"
+#include "supervisor/member.h"
 #include "supervisor/node.h"
 #include "supervisor/pgarray.h"
 #include "supervisor/services.h"
@@ -265,9 +266,13 @@ static void on_load_tokens(struct pg_conn *c, const PGresult *res, void *arg)
 	for (int t = 0; t < l->total; t++)
 		l->owner[t] = -1;
 	for (int i = 0; i < PQntuples(res); i++) {
-		int t = atoi(PQgetvalue(res, i, 0));
-		if (t >= 0 && t < l->total && !PQgetisnull(res, i, 1))
-			l->owner[t] = intern(l, PQgetvalue(res, i, 1));
+		if (PQgetisnull(res, i, 0))
+			continue;
+		int who = intern(l, PQgetvalue(res, i, 0)), t;
+		const char *p = PQgetvalue(res, i, 1);
+		while (pglist_next(&p, &t))
+			if (t < l->total)
+				l->owner[t] = who;
 	}
 	l->tokens_loaded = true;
 	leader_continue(n);
@@ -466,6 +471,10 @@ static void leader_plan(struct node *n)
 				 "joined for %d s (at most %d s)", cfg->cold_start_quiet_sec,
 				 cfg->wait_on_enter);
 		l->waiting_logged = true;
+		/* Look again the moment the hold ends (the next tick may be later). */
+		uint64_t until = l->grew_ms + (uint64_t)cfg->cold_start_quiet_sec * 1000;
+		uint64_t cap = l->since_ms + (uint64_t)cfg->wait_on_enter * 1000;
+		member_leader_tick_in(n, (until < cap ? until : cap) - now + 10);
 		goto done;
 	}
 	cm = calloc(1, sizeof *cm);

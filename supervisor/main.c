@@ -6,6 +6,7 @@
 #include "runner/child.h"
 #include "supervisor/cli.h"
 #include "supervisor/exitcode.h"
+#include "supervisor/reexec.h"
 
 static const struct {
 	const char *name;
@@ -35,6 +36,8 @@ int main(int argc, char **argv)
 {
 	/* A worker that closes its stdin must not kill the node with SIGPIPE. */
 	signal(SIGPIPE, SIG_IGN);
+	if (argc > 1 && (!strcmp(argv[1], "run") || !strcmp(argv[1], "__guard")))
+		reexec_lean(argv);
 	if (argc > 1 && !strcmp(argv[1], "__guard"))
 		return child_guard_main(argc, argv);
 	if (argc < 2) {

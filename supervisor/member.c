@@ -1,6 +1,7 @@
 /* member.c: heartbeats, leadership changes, self-fencing, own tokens, leaving. */
 #include "supervisor/member.h"
 
+#include <malloc.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -9,6 +10,7 @@
 #include "supervisor/health.h"
 #include "supervisor/cronsched.h"
 #include "supervisor/log.h"
+#include "supervisor/pgarray.h"
 #include "supervisor/work.h"
 
 static void on_fence(uv_timer_t *t);
@@ -114,8 +116,14 @@ static void on_heartbeat(struct pg_conn *c, const PGresult *res, void *arg)
 	bool me = !strcmp(PQgetvalue(res, 0, 3), n->incarnation);
 	node_set_leader(n, me, term, leader);
 	n->is_heir = !strcmp(PQgetvalue(res, 0, 6), n->incarnation);
-	if (n->is_heir)
+	if (n->is_heir || me) /* re-armed every beat: it fires only for a hung node */
 		node_watch_expiry(n, PQgetvalue(res, 0, 7));
+	/* The grace after connecting is over: sessions that ended meanwhile count now. */
+	bool checks = !strcmp(node_session_param(n), "true");
+	if (checks && !n->session_checks)
+		leader_tick(n);
+	n->session_checks = checks;
+	watch_target(&n->watch, PQgetisnull(res, 0, 8) ? NULL : PQgetvalue(res, 0, 8));
 	if (!me && !strcmp(PQgetvalue(res, 0, 5), n->incarnation)) {
 		const char *p[] = {n->cfg->node, n->incarnation,
 				   node_timeout_param(n, tbuf, sizeof tbuf), node_session_param(n)};
@@ -144,11 +152,20 @@ static void on_hb_timer(uv_timer_t *t)
 }
 
 /*
- * Every second: the leader inspects the cluster, and the heir (second oldest)
- * heartbeats, so that a crashed leader, whose session lock vanishes at once,
- * is replaced within about a second whatever the heartbeat interval.
+ * The leader's full look, every rebalance_check_interval_sec: it rereads the
+ * token and lock tables too. Everything else comes as it happens: joins,
+ * leaves and lock changes by NOTIFY, a crash by the watching node's "gone"
+ * (watch.c), a hung node by the expiry timer.
  */
 static void on_leader_timer(uv_timer_t *t)
+{
+	struct node *n = t->data;
+	n->leader_state.full_ms = 0; /* due now, whatever the timer's jitter */
+	leader_tick(n);
+}
+
+/* A heartbeat expires: the leader removes the node, the heir checks on the leader. */
+static void on_expiry_timer(uv_timer_t *t)
 {
 	struct node *n = t->data;
 	if (n->leader_state.active)
@@ -157,9 +174,17 @@ static void on_leader_timer(uv_timer_t *t)
 		member_heartbeat(n);
 }
 
-static void on_expiry_timer(uv_timer_t *t)
+static void on_leader_soon(uv_timer_t *t)
 {
-	on_leader_timer(t);
+	struct node *n = t->data;
+	uint64_t every = (uint64_t)n->cfg->rebalance_check_interval_sec * 1000;
+	leader_tick(n);
+	uv_timer_start(&n->leader_timer, on_leader_timer, every, every);
+}
+
+void member_leader_tick_in(struct node *n, uint64_t ms)
+{
+	uv_timer_start(&n->leader_timer, on_leader_soon, ms, 0);
 }
 
 void node_watch_expiry(struct node *n, const char *sec)
@@ -171,10 +196,17 @@ void node_watch_expiry(struct node *n, const char *sec)
 	uv_timer_start(&n->expiry_timer, on_expiry_timer, ms + 20, 0);
 }
 
-/* Fallback poll for token changes, should NOTIFY and heartbeats both miss one. */
+/*
+ * Fallback poll for token changes, should NOTIFY and heartbeats both miss one:
+ * skipped while heartbeats succeed, as each one compares the token version.
+ */
 static void on_refresh_timer(uv_timer_t *t)
 {
-	node_fetch_tokens(t->data);
+	struct node *n = t->data;
+	uint64_t hb = (uint64_t)n->cfg->heartbeat_interval_sec * 1000;
+	if (n->tokens_received && n->hb_ok_ms && n->hb_ok_ms + 2 * hb > node_now_ms(n))
+		return;
+	node_fetch_tokens(n);
 }
 
 /* Poll at the initial interval until tokens arrive, then at the steady one. */
@@ -190,10 +222,10 @@ static void arm_refresh(struct node *n)
 void member_start(struct node *n)
 {
 	uint64_t hb = (uint64_t)n->cfg->heartbeat_interval_sec * 1000;
-	uint64_t lead = hb < 1000 ? hb : 1000;
 	if (!uv_is_active((uv_handle_t *)&n->hb_timer)) {
+		uint64_t every = (uint64_t)n->cfg->rebalance_check_interval_sec * 1000;
 		uv_timer_start(&n->hb_timer, on_hb_timer, hb, hb);
-		uv_timer_start(&n->leader_timer, on_leader_timer, lead, lead);
+		uv_timer_start(&n->leader_timer, on_leader_timer, every, every);
 		arm_fence(n);
 	}
 	arm_refresh(n);
@@ -226,23 +258,25 @@ static void on_fetch(struct pg_conn *c, const PGresult *res, void *arg)
 	if (!res || PQresultStatus(res) != PGRES_TUPLES_OK || n->state == NODE_FENCED ||
 	    n->state == NODE_DRAINING || n->state == NODE_STOPPED)
 		return;
-	int rows = PQntuples(res), gained = 0, lost = 0;
-	for (int i = 0; i < rows; i++) {
-		if (PQgetisnull(res, i, 0))
-			continue;
-		int t = atoi(PQgetvalue(res, i, 0));
-		if (t < 0 || t >= n->cfg->total_tokens)
-			continue;
-		bool mine = PQgetvalue(res, i, 1)[0] == 't';
-		if (mine && !n->mine[t])
-			gained++;
-		else if (!mine && n->mine[t])
-			lost++;
-		n->mine[t] = mine;
+	if (PQntuples(res) != 1)
+		return;
+	int gained = 0, lost = 0;
+	for (int col = 1; col <= 2; col++) {
+		const char *p = PQgetvalue(res, 0, col);
+		bool mine = col == 1;
+		int t;
+		while (pglist_next(&p, &t)) {
+			if (t >= n->cfg->total_tokens)
+				continue;
+			if (mine && !n->mine[t])
+				gained++;
+			else if (!mine && n->mine[t])
+				lost++;
+			n->mine[t] = mine;
+		}
 	}
 	n->owned += gained - lost;
-	if (rows > 0)
-		n->token_version = atoll(PQgetvalue(res, 0, 2));
+	n->token_version = atoll(PQgetvalue(res, 0, 0));
 	if (gained || lost) {
 		log_info("tokens: +%d -%d, now %d of %d (version %lld)", gained, lost, n->owned,
 			 n->cfg->total_tokens, (long long)n->token_version);
@@ -250,6 +284,9 @@ static void on_fetch(struct pg_conn *c, const PGresult *res, void *arg)
 		health_changed(n);
 		if (n->work)
 			work_tokens_changed(n->work);
+		/* A new distribution left large freed buffers (the leader's commit
+		 * arrays, this result): give their pages back to the system. */
+		malloc_trim(0);
 	}
 	if (n->owned > 0 || n->token_version > 0) {
 		n->tokens_received = true;
@@ -293,8 +330,12 @@ void member_notify(struct node *n, const char *payload)
 		/* The leader may be gone: look now rather than at the next beat. */
 		member_heartbeat(n);
 		leader_leave_seen(n);
-	} else if (!strcmp(payload, "join")) {
+	} else if (!strcmp(payload, "join") || !strncmp(payload, "gone ", 5)) {
+		/* Membership changed: the leader looks now, and every node's next
+		 * heartbeat names the node it should watch from now on (the heir
+		 * whose leader is gone takes over with it). */
 		leader_tick(n);
+		member_heartbeat(n);
 	} else if (!strcmp(payload, "cron") && n->cron) {
 		cronsched_notify(n->cron);
 	}
@@ -303,7 +344,7 @@ void member_notify(struct node *n, const char *payload)
 void member_disconnected(struct node *n)
 {
 	n->hb_inflight = n->fetch_inflight = false;
-	n->session_locked = false;
+	n->session_locked = n->session_checks = false;
 	leader_stop(n, "database connection lost");
 	n->is_leader = false;
 }

@@ -104,6 +104,11 @@ static void on_pg_closed(struct pg_conn *c)
 	n->open_handles--;
 }
 
+static void on_watch_closed(struct watch *w)
+{
+	w->n->open_handles--;
+}
+
 void node_shutdown(struct node *n, int code)
 {
 	if (n->stopping)
@@ -123,6 +128,8 @@ void node_shutdown(struct node *n, int code)
 		uv_close(handles[i], on_closed);
 	if (n->pg_open)
 		pg_close(&n->pg, on_pg_closed);
+	if (n->watch.open)
+		watch_close(&n->watch, on_watch_closed);
 	if (n->work)
 		work_close(n->work);
 	if (n->services)
@@ -547,7 +554,11 @@ int node_run(const struct config *cfg, const char *date, const char *node_overri
 		n.pg_open = true;
 		log_info("starting: node %s, database %s, prefix '%s'", cfg->node, n.pg.label,
 			 cfg->prefix);
+		pg_set_appname(&n.pg, cfg->node, NULL);
 		pg_start(&n.pg);
+		if (watch_start(&n.watch, &n) < 0)
+			goto cleanup;
+		n.open_handles++;
 	} else {
 		log_info("coordination disabled: this node owns every task; no database used");
 		n.state = NODE_RUNNING;

@@ -12,6 +12,7 @@
 #include "supervisor/pg.h"
 #include "supervisor/sdnotify.h"
 #include "supervisor/store.h"
+#include "supervisor/watch.h"
 
 struct health;
 
@@ -40,10 +41,11 @@ struct node {
 	const struct config *cfg;
 	struct store sql;
 	struct pg_conn pg;
+	struct watch watch;       /* waits on another node's session lock */
 	uv_signal_t sigterm, sigint, sighup;
 	uv_timer_t hb_timer;      /* heartbeat every interval */
 	uv_timer_t fence_timer;   /* fires when the heartbeat has been stale too long */
-	uv_timer_t leader_timer;  /* leader duties, at most every second */
+	uv_timer_t leader_timer;  /* leader's full look, every rebalance_check_interval_sec */
 	uv_timer_t leave_timer;   /* bound on the graceful leave */
 	uv_timer_t expiry_timer;  /* leader/heir: when the next heartbeat expires */
 	uv_timer_t refresh_timer; /* fallback poll for token changes */
@@ -56,6 +58,7 @@ struct node {
 	char host[256];
 	int session_key;
 	bool session_locked;
+	bool session_checks;      /* the last heartbeat counted session locks (past the grace) */
 	uint64_t rng;
 
 	/* heartbeat and self-fencing */

@@ -189,7 +189,9 @@ int pg_init(struct pg_conn *c, uv_loop_t *loop, const char *conninfo,
 /* Start libpq's non-blocking connect with conninfo (already resolved). */
 static void pg_connect_begin(struct pg_conn *c, const char *conninfo)
 {
-	c->conn = PQconnectStart(conninfo);
+	const char *keys[] = {"dbname", "fallback_application_name", NULL};
+	const char *vals[] = {conninfo, c->appname[0] ? c->appname : NULL, NULL};
+	c->conn = PQconnectStartParams(keys, vals, 1);
 	if (!c->conn) {
 		pg_fail(c, "out of memory");
 		return;
@@ -298,6 +300,12 @@ static bool pg_resolve_host(struct pg_conn *c)
 cleanup:
 	PQconninfoFree(opts);
 	return started;
+}
+
+void pg_set_appname(struct pg_conn *c, const char *node, const char *role)
+{
+	snprintf(c->appname, sizeof c->appname, "jobsync %s%s%s", node, role ? " " : "",
+		 role ? role : "");
 }
 
 void pg_start(struct pg_conn *c)

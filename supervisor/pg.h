@@ -31,6 +31,7 @@ struct pg_conn {
 	uv_loop_t *loop;
 	char *conninfo;
 	char *label;                 /* conninfo with the password hidden */
+	char appname[64];            /* fallback_application_name, "" = libpq's */
 	PGconn *conn;
 	uv_poll_t *poll;             /* on PQsocket(); replaced when the socket changes */
 	int poll_fd;
@@ -57,6 +58,12 @@ struct pg_conn {
 int pg_init(struct pg_conn *c, uv_loop_t *loop, const char *conninfo,
 	    const struct pg_handlers *h, void *ud, int connect_timeout_ms,
 	    int reconnect_max_ms, int query_timeout_ms);
+
+/*
+ * Name the connection in pg_stat_activity ("jobsync NODE ROLE"); a dsn's own
+ * application_name wins. Call before pg_start().
+ */
+void pg_set_appname(struct pg_conn *c, const char *node, const char *role);
 
 /* Begin connecting (and reconnecting whenever the connection is lost). */
 void pg_start(struct pg_conn *c);

@@ -1,4 +1,4 @@
-/* pgarray.c: building PostgreSQL array literals for bulk parameters. */
+/* pgarray.c: building PostgreSQL array literals for bulk parameters; reading int lists. */
 #include "supervisor/pgarray.h"
 
 #include <stdio.h>
@@ -46,4 +46,25 @@ char *pgarray_text(const char *const *v, size_t n)
 	*o++ = '}';
 	*o = '\0';
 	return out;
+}
+
+bool pglist_next(const char **p, int *out)
+{
+	const char *s = *p;
+	long v = 0;
+
+	if (*s == ',')
+		s++;
+	if (*s < '0' || *s > '9')
+		return false;
+	while (*s >= '0' && *s <= '9') {
+		v = v * 10 + (*s++ - '0');
+		if (v > 2147483647L)
+			return false;
+	}
+	if (*s != ',' && *s != '\0')
+		return false;
+	*out = (int)v;
+	*p = s;
+	return true;
 }

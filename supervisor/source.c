@@ -303,6 +303,7 @@ struct source *source_new(struct work *w)
 			log_error("out of memory");
 			abort();
 		}
+		pg_set_appname(&s->pg, cfg->node, "source");
 		s->pg_open = true;
 		w->n->open_handles++;
 	}

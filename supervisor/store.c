@@ -61,8 +61,17 @@ static const char *const templates[STORE_NSTMT] = {
 		" ORDER BY n.created_on, n.name LIMIT 1),"
 		" (SELECT n.incarnation FROM @node n WHERE " ALIVE("n", "$4::float8", "$5::bool")
 		" ORDER BY n.created_on, n.name OFFSET 1 LIMIT 1),"
+		/* Next expiry of another node's row, alive or not (a row whose session
+		 * ended is removed at its expiry too). */
 		" (SELECT extract(epoch FROM min(n.last_heartbeat) + make_interval(secs => $4::float8)"
-		" - now()) FROM @node n WHERE n.name <> $1 AND " ALIVE("n", "$4::float8", "$5::bool") ")"
+		" - now()) FROM @node n WHERE n.name <> $1),"
+		/* The node this one watches (watch.c): the next older live one, the
+		 * oldest watching the youngest, so every node has one watcher. */
+		" (SELECT w.name || ' ' || w.session_key FROM @node w, @node me"
+		" WHERE me.name = $1 AND me.incarnation = $2 AND w.incarnation <> $2"
+		" AND w.session_key IS NOT NULL AND " ALIVE("w", "$4::float8", "$5::bool")
+		" ORDER BY (w.created_on, w.name) < (me.created_on, me.name) DESC,"
+		" w.created_on DESC, w.name DESC LIMIT 1)"
 		" FROM @meta m WHERE m.id = 1",
 
 	/* Become leader only if this incarnation is the oldest live node. */
@@ -100,10 +109,20 @@ static const char *const templates[STORE_NSTMT] = {
 		" || '/' || (SELECT count(*) FROM rel)::text"
 		" UNION ALL SELECT 'E', extract(epoch FROM min(n.last_heartbeat)"
 		" + make_interval(secs => $1::float8) - now())::text FROM @node n"
-		" WHERE " ALIVE("n", "$1::float8", "$2::bool") " AND n.name NOT IN (SELECT name FROM dead)"
-		" HAVING count(*) > 0",
+		" WHERE n.name NOT IN (SELECT name FROM dead) HAVING count(*) > 0",
 
-	[STORE_LOAD_TOKENS] = "SELECT token_id, node FROM @token ORDER BY token_id",
+	/* One row per owner (NULL: unowned), its tokens as "1,5,9": a few KB, not a row each. */
+	[STORE_LOAD_TOKENS] = "SELECT node, string_agg(token_id::text, ',') FROM @token GROUP BY node",
+
+	/* A waiting backend whose client vanished ends within a second (PostgreSQL 14+;
+	 * on older servers this fails and is ignored). */
+	[STORE_WATCH_SETUP] = "SELECT set_config('client_connection_check_interval', '1000', false)",
+
+	/* Granted only once the watched node's session (and with it its lock) ended. */
+	[STORE_WATCH] = "SELECT pg_advisory_lock(" STR(STORE_SESSION_LOCK_CLASS) ", $1::int)",
+
+	[STORE_WATCH_GONE] = "SELECT pg_advisory_unlock(" STR(STORE_SESSION_LOCK_CLASS) ", $1::int),"
+			     " pg_notify($2, 'gone ' || $3)",
 
 	[STORE_LOAD_LOCKS] = "SELECT token_id, node_pattern FROM @lock"
 			     " WHERE expires_at IS NULL OR expires_at >= now()",
@@ -129,9 +148,14 @@ static const char *const templates[STORE_NSTMT] = {
 		" SELECT v.token_version, (SELECT count(*) FROM u), (SELECT count(*) FROM r),"
 		" pg_notify($11, 'tokens ' || v.token_version) FROM v",
 
+	/* Tokens changed since version $2, as lists: now mine, now not mine. */
 	[STORE_FETCH_MINE] =
-		"SELECT t.token_id, t.node IS NOT DISTINCT FROM $1, m.token_version"
-		" FROM @meta m LEFT JOIN @token t ON t.version > $2::bigint WHERE m.id = 1",
+		"SELECT m.token_version,"
+		" coalesce(string_agg(t.token_id::text, ',') FILTER (WHERE t.node = $1), ''),"
+		" coalesce(string_agg(t.token_id::text, ',')"
+		" FILTER (WHERE t.node IS DISTINCT FROM $1), '')"
+		" FROM @meta m LEFT JOIN @token t ON t.version > $2::bigint WHERE m.id = 1"
+		" GROUP BY m.token_version",
 
 	/*
 	 * Leave: delete this incarnation's row (its tokens are then ownerless until

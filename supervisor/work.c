@@ -723,6 +723,8 @@ struct work *work_new(struct node *n)
 	if (!w->local) {
 		init_conn(w, &w->claim_pg);
 		init_conn(w, &w->audit_pg);
+		pg_set_appname(&w->claim_pg, cfg->node, "claims");
+		pg_set_appname(&w->audit_pg, cfg->node, "audits");
 		pg_start(&w->claim_pg);
 		pg_start(&w->audit_pg);
 	}

@@ -305,6 +305,31 @@ class PgCluster:
         self.running = False
         self._as_pg([PG_BIN + "/pg_ctl", "-D", self.data, "-m", "immediate", "-w", "stop"])
 
+    def log_statements(self, dbname):
+        """Log every statement of sessions that connect to dbname from now on."""
+        db = Db(self.dsn("postgres"))
+        try:
+            db.query('ALTER DATABASE "%s" SET log_statement = \'all\'' % dbname)
+        finally:
+            db.close()
+
+    def log_size(self):
+        return os.path.getsize(self.logfile)
+
+    STATEMENT_LINE = re.compile(r"^\S+ \S+ \S+ \[(\d+)\] LOG:  (?:statement|execute [^:]*): ")
+
+    def statements_between(self, start, end):
+        """{backend pid: statements} logged between two log_size() offsets."""
+        with open(self.logfile, "rb") as f:
+            f.seek(start)
+            text = f.read(end - start).decode(errors="replace")
+        counts = {}
+        for line in text.splitlines():
+            m = self.STATEMENT_LINE.match(line)
+            if m:
+                counts[int(m.group(1))] = counts.get(int(m.group(1)), 0) + 1
+        return counts
+
     def log_tail(self, n=40):
         try:
             with open(self.logfile, errors="replace") as f:
@@ -681,6 +706,25 @@ class ClusterCase(unittest.TestCase):
         wait_until(lambda: (self.meta() or [None])[0] == names[0], timeout,
                    "%s to lead" % names[0])
         return nodes
+
+    def backends(self):
+        """{pid: (application_name, objid of an advisory lock it waits for, or None)} of the
+        nodes' sessions in this database (named "jobsync NODE [ROLE]")."""
+        rows = self.q("SELECT a.pid, a.application_name, l.objid FROM pg_stat_activity a"
+                      " LEFT JOIN pg_locks l ON l.pid = a.pid AND l.locktype = 'advisory'"
+                      " AND NOT l.granted WHERE a.datname = current_database()"
+                      " AND a.application_name LIKE 'jobsync %%'")
+        return {pid: (app, objid) for pid, app, objid in rows}
+
+    def statements_per_node(self, start, end):
+        """{node: statements its sessions sent} between two pg.log_size() offsets (after
+        pg.log_statements(self.dbname) and before any of its sessions ended)."""
+        counts = self.pg.statements_between(start, end)
+        per_node = {}
+        for pid, (app, _) in self.backends().items():
+            node = app.split()[1]
+            per_node[node] = per_node.get(node, 0) + counts.get(pid, 0)
+        return per_node
 
     def assert_alive(self, *nodes):
         for n in nodes:

@@ -21,10 +21,13 @@ import harness as H  # noqa: E402
 WORKERS = os.path.join(os.path.dirname(os.path.abspath(__file__)), "workers")
 ENVDUMP = os.path.join(WORKERS, "envdump.sh")
 NOTIFY_VARS = ("NOTIFY_SOCKET", "WATCHDOG_USEC", "WATCHDOG_PID")
+# The node execs itself once with GnuTLS's implicit init off (supervisor/reexec.h); neither
+# variable may reach its children.
+REEXEC_VARS = ("GNUTLS_NO_IMPLICIT_INIT", "JOBSYNC_REEXECED")
 
 # The harness passes its own environment on to the nodes: none of ours may leak in (a test
 # run under a systemd unit with WatchdogSec would otherwise set WATCHDOG_PID to the runner).
-for _v in NOTIFY_VARS:
+for _v in NOTIFY_VARS + REEXEC_VARS:
     os.environ.pop(_v, None)
 
 
@@ -115,7 +118,7 @@ class SdNotify(H.ClusterCase):
             H.wait_until(lambda: os.path.exists(path), 15, "%s to dump its environment" % name)
             env = read_env(path)
             self.assertEqual(env.get("JOBSYNC_NODE"), "n1", "not a child of the node? %s" % path)
-            for v in NOTIFY_VARS:
+            for v in NOTIFY_VARS + REEXEC_VARS:
                 self.assertTrue(v not in env, "%s inherited %s=%s" % (name, v, env.get(v)))
 
     def stop_and_expect_stopping(self, node, lst):
@@ -136,8 +139,12 @@ class SdNotify(H.ClusterCase):
         env = {"NOTIFY_SOCKET": lst.address, "WATCHDOG_USEC": "400000"}
         node = self.start_node("n1", env=env, extra=self.env_ini())
         H.wait_until(lambda: lst.with_key("READY"), 15, "READY=1")
-        # READY=1 comes once the node is registered and owns its tokens.
+        # READY=1 comes once the node is registered and owns its tokens. The pid is the one
+        # started (the lean re-exec keeps it), and the exec did happen: the process image's
+        # initial environment carries the variable that its children must not see.
         self.assertTrue(self.registered("n1", node.pid))
+        with open("/proc/%d/environ" % node.pid, "rb") as f:
+            self.assertIn(b"GNUTLS_NO_IMPLICIT_INIT=1", f.read().split(b"\0"))
         self.assertEqual(self.token_counts().get("n1"), H.TOTAL)
         kv = lst.with_key("READY")[0][1]
         self.assertEqual(kv["READY"], "1")
