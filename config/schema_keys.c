@@ -105,8 +105,8 @@ const struct config_key config_keys[CONFIG_ALL_NKEYS] = {
 	     "every heartbeat also bring them)",
 	     token_refresh_initial_interval_sec),
 	SECS("30", 1, 86400, true,
-	     "seconds between fallback polls for token changes once running, skipped while "
-	     "heartbeats (which compare the token version) succeed",
+	     "seconds between fallback polls for token changes once running (skipped while "
+	     "heartbeats, which compare the token version, succeed at least as often)",
 	     token_refresh_steady_interval_sec),
 	{"coordination", "locks_enabled", CONFIG_BOOL, "true", NULL, 0, 0, NULL, true, false,
 	 "honour task locks when distributing tokens", C(locks_enabled)},

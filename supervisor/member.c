@@ -197,14 +197,16 @@ void node_watch_expiry(struct node *n, const char *sec)
 }
 
 /*
- * Fallback poll for token changes, should NOTIFY and heartbeats both miss one:
- * skipped while heartbeats succeed, as each one compares the token version.
+ * Fallback poll for token changes, should NOTIFY and heartbeats both miss one.
+ * Each heartbeat compares the token version, so when heartbeats come at least
+ * as often as this poll and succeed, the poll is skipped.
  */
 static void on_refresh_timer(uv_timer_t *t)
 {
 	struct node *n = t->data;
 	uint64_t hb = (uint64_t)n->cfg->heartbeat_interval_sec * 1000;
-	if (n->tokens_received && n->hb_ok_ms && n->hb_ok_ms + 2 * hb > node_now_ms(n))
+	if (n->tokens_received && uv_timer_get_repeat(t) >= hb && n->hb_ok_ms &&
+	    n->hb_ok_ms + 2 * hb > node_now_ms(n))
 		return;
 	node_fetch_tokens(n);
 }

@@ -59,8 +59,9 @@ class LeaderDuties(H.ClusterCase):
         poll (token_refresh_steady_interval_sec = 2), long before its next heartbeat."""
         coord = {"heartbeat_interval_sec": 10, "heartbeat_timeout_sec": 30,
                  "token_refresh_steady_interval_sec": 2}
-        # n3 is neither the leader nor the heir (both look every second): only its poll
-        # or its heartbeat, 10 s apart, can bring the change.
+        # n3 is neither the leader nor the heir: only its poll (which heartbeats do not
+        # replace here, as they come less often) or its heartbeat, 10 s apart, can bring
+        # the change.
         for name in ("n1", "n2"):
             self.start_node(name, coordination=coord)
         n3 = self.start_node("n3", coordination=coord)
