@@ -230,8 +230,11 @@ static const char *const templates[STORE_NSTMT] = {
 		" INSERT INTO @audit (item, date, node, status, attempts, exit_status, duration_ms,"
 		" message)"
 		" SELECT x.item, $3::date, $1, x.status, x.attempts, x.exit_status, x.duration_ms,"
-		" x.message FROM x JOIN @claim c ON c.item = x.item AND c.date = $3::date"
-		" AND c.node = $1 AND c.incarnation = $2"
+		" x.message FROM x"
+		/* One primary-key probe per item, whatever the statistics say: a join
+		 * may scan every claim of the node (the table grows all day). */
+		" WHERE (SELECT c.node = $1 AND c.incarnation = $2 FROM @claim c"
+		" WHERE c.item = x.item AND c.date = $3::date)"
 		" ON CONFLICT (item, date) DO NOTHING RETURNING item",
 
 	/* Give claims back unaudited (token moved, drain): the new owner runs them. */

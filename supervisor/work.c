@@ -480,12 +480,14 @@ static void check_batch_done(struct work *w)
 		node_request_leave(w->n, EXIT_OK);
 		return;
 	}
-	if (w->local || w->check_inflight || !pg_ready(&w->claim_pg))
+	/* Only other nodes' tasks are asked about: a claim of our own pending
+	 * ones reports them audited anyway. */
+	if (w->local || w->check_inflight || ts->count[TASK_FOREIGN] == 0 || !pg_ready(&w->claim_pg))
 		return;
 	struct task **v = malloc(CHECK_BATCH * sizeof *v);
 	size_t k = 0;
 	for (size_t i = 0; v && i < ts->n && k < CHECK_BATCH; i++)
-		if (ts->all[i]->state == TASK_FOREIGN || ts->all[i]->state == TASK_PENDING)
+		if (ts->all[i]->state == TASK_FOREIGN)
 			v[k++] = ts->all[i];
 	char *items = v && k ? ids_literal(v, k) : NULL;
 	const char *p[] = {w->date, items};

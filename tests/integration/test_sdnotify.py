@@ -145,6 +145,8 @@ class SdNotify(H.ClusterCase):
         self.assertTrue(self.registered("n1", node.pid))
         with open("/proc/%d/environ" % node.pid, "rb") as f:
             self.assertIn(b"GNUTLS_NO_IMPLICIT_INIT=1", f.read().split(b"\0"))
+        with open("/proc/%d/comm" % node.pid) as f:
+            self.assertEqual(f.read().strip(), "jobsync", "the process name survives the exec")
         self.assertEqual(self.token_counts().get("n1"), H.TOTAL)
         kv = lst.with_key("READY")[0][1]
         self.assertEqual(kv["READY"], "1")
