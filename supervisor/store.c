@@ -209,8 +209,8 @@ static const char *const templates[STORE_NSTMT] = {
 	[STORE_CLAIM] =
 		"WITH me AS (SELECT 1 FROM @node WHERE name = $1 AND incarnation = $2"
 		" AND NOT draining AND last_heartbeat > now() - make_interval(secs => $5::float8)),"
-		" x AS (SELECT DISTINCT ON (item) item, tok FROM unnest($4::text[], $6::int[])"
-		" AS u(item, tok)),"
+		/* The node sends each item once. */
+		" x AS (SELECT item, tok FROM unnest($4::text[], $6::int[]) AS u(item, tok)),"
 		" cand AS (SELECT x.item FROM x WHERE EXISTS (SELECT 1 FROM me)"
 		" AND EXISTS (SELECT 1 FROM @token t WHERE t.token_id = x.tok AND t.node = $1)"
 		" AND NOT EXISTS (SELECT 1 FROM @audit a WHERE a.item = x.item AND a.date = $3::date)),"
@@ -226,8 +226,8 @@ static const char *const templates[STORE_NSTMT] = {
 	[STORE_AUDIT] =
 		"WITH x AS (SELECT * FROM unnest($4::text[], $5::text[], $6::int[], $7::int[],"
 		" $8::bigint[], $9::text[]) AS u(item, status, attempts, exit_status, duration_ms,"
-		" message))"
-		" INSERT INTO @audit (item, date, node, status, attempts, exit_status, duration_ms,"
+		" message)),"
+		" ins AS (INSERT INTO @audit (item, date, node, status, attempts, exit_status, duration_ms,"
 		" message)"
 		" SELECT x.item, $3::date, $1, x.status, x.attempts, x.exit_status, x.duration_ms,"
 		" x.message FROM x"
@@ -235,7 +235,9 @@ static const char *const templates[STORE_NSTMT] = {
 		 * may scan every claim of the node (the table grows all day). */
 		" WHERE (SELECT c.node = $1 AND c.incarnation = $2 FROM @claim c"
 		" WHERE c.item = x.item AND c.date = $3::date)"
-		" ON CONFLICT (item, date) DO NOTHING RETURNING item",
+		" ON CONFLICT (item, date) DO NOTHING RETURNING item)"
+		/* Only the rejected come back (usually none), not a row per task. */
+		" SELECT x.item FROM x WHERE NOT EXISTS (SELECT 1 FROM ins WHERE ins.item = x.item)",
 
 	/* Give claims back unaudited (token moved, drain): the new owner runs them. */
 	[STORE_RELEASE] =

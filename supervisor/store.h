@@ -21,7 +21,7 @@ enum store_stmt {
 	STORE_LOCKS_PUT,     /* $1 tokens int[] $2 patterns text[] $3 reasons text[] $4 tasks text[] $5 expires_days int[] $6 created_by $7 channel */
 	STORE_PRUNE,         /* $1 retention days -> rebalances, audits, claims, requests deleted */
 	STORE_CLAIM,         /* $1 name $2 inc $3 date $4 items text[] $5 timeout $6 tokens int[] -> item, c|a|h, fence */
-	STORE_AUDIT,         /* $1 name $2 inc $3 date $4 items $5 statuses $6 attempts $7 exits $8 ms $9 msgs -> item */
+	STORE_AUDIT,         /* $1 name $2 inc $3 date $4 items $5 statuses $6 attempts $7 exits $8 ms $9 msgs -> items rejected */
 	STORE_RELEASE,       /* $1 name $2 inc $3 date $4 items text[] -> released count */
 	STORE_AUDITED,       /* $1 date $2 items text[] -> items audited for the date */
 	STORE_DRAIN,         /* $1 name $2 inc $3 channel: mark draining, NOTIFY leave */

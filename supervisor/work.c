@@ -239,26 +239,27 @@ static void on_audited(struct pg_conn *c, const PGresult *res, void *arg)
 		batch_free(b);
 		return;
 	}
+	/* The rows are the audits refused (G3: the claim was lost, released as
+	 * dead or held by another incarnation); the rest of the batch is done. */
 	for (int i = 0; i < PQntuples(res); i++) {
 		struct task *t = taskset_find(&w->ts, PQgetvalue(res, i, 0),
 					      (size_t)PQgetlength(res, i, 0));
-		if (t && t->state == TASK_AUDITING) {
-			taskset_set(&w->ts, t, TASK_DONE);
-			if (t->failed)
-				w->c.failed++;
-			else
-				w->c.done++;
-		}
+		if (!t || t->state != TASK_AUDITING)
+			continue;
+		log_warn("audit of task '%s' rejected: this node no longer holds its claim",
+			 t->id);
+		w->c.rejected++;
+		taskset_set(&w->ts, t, TASK_FOREIGN);
 	}
 	for (size_t i = 0; i < b->n; i++) {
 		struct task *t = b->tasks[i];
 		if (t->state != TASK_AUDITING)
 			continue;
-		/* G3: the claim was lost (released as dead, or another incarnation). */
-		log_warn("audit of task '%s' rejected: this node no longer holds its claim",
-			 t->id);
-		w->c.rejected++;
-		taskset_set(&w->ts, t, TASK_FOREIGN);
+		taskset_set(&w->ts, t, TASK_DONE);
+		if (t->failed)
+			w->c.failed++;
+		else
+			w->c.done++;
 	}
 	batch_free(b);
 	work_pump(w);

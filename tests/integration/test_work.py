@@ -6,6 +6,7 @@ SIGTERM and a second SIGTERM; a missing worker binary; odd task ids; status prog
 
 import datetime
 import os
+import re
 import signal
 import sys
 import time
@@ -157,6 +158,32 @@ class Work(H.ClusterCase):
                 stopped_ns + 3_000_000_000 < e[3] < rejoin_ns]
         self.assertEqual(late, [], "n3 started tasks before it rejoined")
         assert_no_overlap(self, events, killed={"n3": stopped_ns + 2_000_000_000})
+
+    def test_audit_refused_without_claim(self):
+        """G3: an audit is accepted only from the claim holder. Claims deleted while their
+        tasks run (as the leader does for a node it declared dead) make exactly those
+        audits refused; the others of the same batch are recorded."""
+        record = os.path.join(self.dir, "record.log")
+        cfg = self.work_config("n1", "exec", os.path.join(WORKERS, "record.sh") + " {}",
+                               tasks="1-6", extra_worker="concurrency = 6\n")
+        # Streaming (the node stays up), so the refused tasks are not waited for.
+        with open(cfg) as f:
+            text = f.read().replace("poll_interval_sec = 0", "poll_interval_sec = 60")
+        with open(cfg, "w") as f:
+            f.write(text)
+        node = self.start_node("n1", config=cfg, env={"RECORD": record, "WORK_SLEEP": "2"})
+        H.wait_until(lambda: len([e for e in read_record(record) if e[0] == "S"]) == 6, 20,
+                     "the 6 tasks to run")
+        self.assertEqual(self.scalar("SELECT count(*) FROM @claim WHERE node = 'n1'"), 6)
+        self.q("DELETE FROM @claim WHERE item IN ('2', '5')")
+        H.wait_until(lambda: self.scalar("SELECT count(*) FROM @audit") == 4, 20,
+                     "the 4 audits still held")
+        time.sleep(0.5)
+        audited = sorted(r[0] for r in self.q("SELECT item FROM @audit WHERE node = 'n1'"))
+        self.assertEqual(audited, ["1", "3", "4", "6"])
+        refused = sorted(set(re.findall(r"audit of task '(\d+)' rejected", node.output())))
+        self.assertEqual(refused, ["2", "5"], node.tail())
+        self.assert_alive(node)
 
     def test_handoff_on_join(self):
         """A node joins mid-run: tokens move, the old owners finish (not kill) what they
