@@ -174,12 +174,18 @@ static void on_expiry_timer(uv_timer_t *t)
 		member_heartbeat(n);
 }
 
+/* The leader's full look every rebalance_check_interval_sec, the first in first_ms. */
+static void arm_leader_timer(struct node *n, uint64_t first_ms)
+{
+	uint64_t every = (uint64_t)n->cfg->rebalance_check_interval_sec * 1000;
+	uv_timer_start(&n->leader_timer, on_leader_timer, first_ms, every);
+}
+
 static void on_leader_soon(uv_timer_t *t)
 {
 	struct node *n = t->data;
-	uint64_t every = (uint64_t)n->cfg->rebalance_check_interval_sec * 1000;
 	leader_tick(n);
-	uv_timer_start(&n->leader_timer, on_leader_timer, every, every);
+	arm_leader_timer(n, (uint64_t)n->cfg->rebalance_check_interval_sec * 1000);
 }
 
 void member_leader_tick_in(struct node *n, uint64_t ms)
@@ -225,9 +231,8 @@ void member_start(struct node *n)
 {
 	uint64_t hb = (uint64_t)n->cfg->heartbeat_interval_sec * 1000;
 	if (!uv_is_active((uv_handle_t *)&n->hb_timer)) {
-		uint64_t every = (uint64_t)n->cfg->rebalance_check_interval_sec * 1000;
 		uv_timer_start(&n->hb_timer, on_hb_timer, hb, hb);
-		uv_timer_start(&n->leader_timer, on_leader_timer, every, every);
+		arm_leader_timer(n, (uint64_t)n->cfg->rebalance_check_interval_sec * 1000);
 		arm_fence(n);
 	}
 	arm_refresh(n);

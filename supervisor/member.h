@@ -10,7 +10,7 @@ void member_start(struct node *n);
 /* Send a heartbeat now (unless one is in flight). */
 void member_heartbeat(struct node *n);
 
-/* Run the leader's next look in ms (then every heartbeat interval again). */
+/* Run the leader's next look in ms (then every rebalance_check_interval_sec again). */
 void member_leader_tick_in(struct node *n, uint64_t ms);
 
 /* False (and fenced at once) when the heartbeat lease ran out unnoticed. */

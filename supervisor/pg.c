@@ -88,7 +88,8 @@ static void fail_queries(struct pg_conn *c)
 	c->inflight = false;
 	while (q) {
 		struct pg_query *next = q->next;
-		q->cb(c, NULL, q->arg);
+		if (q->cb)
+			q->cb(c, NULL, q->arg);
 		query_free(q);
 		q = next;
 	}
@@ -447,7 +448,8 @@ static void pg_drain_results(struct pg_conn *c)
 		uv_timer_stop(&c->qtimer);
 		PGresult *res = c->result;
 		c->result = NULL;
-		q->cb(c, res, q->arg);
+		if (q->cb)
+			q->cb(c, res, q->arg);
 		PQclear(res);
 		query_free(q);
 		if (c->state != PG_READY)

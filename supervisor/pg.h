@@ -76,8 +76,9 @@ unsigned pg_reconnects(const struct pg_conn *c);
 /*
  * Queue a statement. With nparams > 0 it is sent with PQsendQueryParams
  * (text parameters, NULL = SQL NULL); with nparams == 0 with PQsendQuery, so
- * it may hold several statements. Parameters are copied. Returns -1 when the
- * connection is not ready (cb is then never called).
+ * it may hold several statements. Parameters are copied; cb may be NULL when
+ * the result is not wanted. Returns -1 when the connection is not ready (cb is
+ * then never called).
  */
 int pg_query(struct pg_conn *c, const char *sql, int nparams,
 	     const char *const *params, pg_result_fn cb, void *arg);

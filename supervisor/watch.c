@@ -10,20 +10,23 @@
 
 static void watch_kick(struct watch *w);
 
+static bool peer_same(const struct watch_peer *a, const struct watch_peer *b)
+{
+	return a->key == b->key && !strcmp(a->name, b->name);
+}
+
 static void on_gone(struct pg_conn *c, const PGresult *res, void *arg)
 {
 	struct watch *w = arg;
 	(void)c;
 	w->inflight = false;
-	if (!res)                 /* connection lost: the lock went with the session */
-		w->held = false;
-	else if (PQresultStatus(res) != PGRES_TUPLES_OK)
-		log_warn("watch: reporting the end of node %s failed: %s", w->running,
+	if (res && PQresultStatus(res) != PGRES_TUPLES_OK)
+		log_warn("watch: reporting the end of node %s failed: %s", w->running.name,
 			 PQresultErrorMessage(res));
-	else
+	else                      /* unlocked, or the lock went with the lost session */
 		w->held = false;
 	if (!w->held)
-		w->running[0] = '\0';
+		w->running.name[0] = '\0';
 	watch_kick(w);
 }
 
@@ -36,8 +39,8 @@ static void on_gone(struct pg_conn *c, const PGresult *res, void *arg)
 static void report_gone(struct watch *w)
 {
 	char key[16];
-	snprintf(key, sizeof key, "%d", w->running_key);
-	const char *p[] = {key, w->n->sql.channel, w->running};
+	snprintf(key, sizeof key, "%d", w->running.key);
+	const char *p[] = {key, w->n->sql.channel, w->running.name};
 	if (pg_query(&w->pg, w->n->sql.sql[STORE_WATCH_GONE], 3, p, on_gone, w) == 0)
 		w->inflight = true;
 }
@@ -48,23 +51,21 @@ static void on_watch(struct pg_conn *c, const PGresult *res, void *arg)
 	(void)c;
 	w->inflight = false;
 	if (!res) {               /* connection lost: the reconnect sends it again */
-		w->running[0] = '\0';
+		w->running.name[0] = '\0';
 		return;
 	}
 	if (PQresultStatus(res) == PGRES_TUPLES_OK) {
-		log_info("watch: the session of node %s ended", w->running);
+		log_info("watch: the session of node %s ended", w->running.name);
 		w->held = true;
-		/* Remember it: see watch_target. */
-		snprintf(w->gone, sizeof w->gone, "%s", w->running);
-		w->gone_key = w->running_key;
-		if (!strcmp(w->target, w->running) && w->target_key == w->running_key)
-			w->target[0] = '\0';
+		w->gone = w->running; /* see watch_target */
+		if (peer_same(&w->target, &w->running))
+			w->target.name[0] = '\0';
 	} else {
 		const char *state = PQresultErrorField(res, PG_DIAG_SQLSTATE);
 		if (!state || strcmp(state, "57014")) /* not a cancel: retried at the next heartbeat */
-			log_warn("watch: waiting on node %s failed: %s", w->running,
+			log_warn("watch: waiting on node %s failed: %s", w->running.name,
 				 PQresultErrorMessage(res));
-		w->running[0] = '\0';
+		w->running.name[0] = '\0';
 	}
 	watch_kick(w);
 }
@@ -80,7 +81,7 @@ static void cancel_work(uv_work_t *req)
 
 static void on_closed(struct pg_conn *c)
 {
-	struct watch *w = (struct watch *)(void *)((char *)c - offsetof(struct watch, pg));
+	struct watch *w = c->ud;
 	if (w->closed_cb)
 		w->closed_cb(w);
 }
@@ -93,7 +94,7 @@ static void cancel_done(uv_work_t *req, int status)
 	w->cancel = NULL;
 	w->cancelling = false;
 	if (w->cancel_err[0])
-		log_warn("watch: cancelling the wait on node %s failed: %s", w->running,
+		log_warn("watch: cancelling the wait on node %s failed: %s", w->running.name,
 			 w->cancel_err);
 	if (w->closing)
 		pg_close(&w->pg, on_closed);
@@ -123,8 +124,7 @@ static void watch_kick(struct watch *w)
 	if (w->closing || w->cancelling || !pg_ready(&w->pg))
 		return;
 	if (w->inflight) {
-		if (!w->held && !w->cancel_sent &&
-		    (strcmp(w->running, w->target) || w->running_key != w->target_key))
+		if (!w->held && !w->cancel_sent && !peer_same(&w->running, &w->target))
 			watch_cancel(w);
 		return;
 	}
@@ -132,15 +132,14 @@ static void watch_kick(struct watch *w)
 		report_gone(w);
 		return;
 	}
-	if (!w->target[0])
+	if (!w->target.name[0])
 		return;
-	snprintf(key, sizeof key, "%d", w->target_key);
+	snprintf(key, sizeof key, "%d", w->target.key);
 	const char *p[] = {key};
 	if (pg_query(&w->pg, w->n->sql.sql[STORE_WATCH], 1, p, on_watch, w) == 0) {
 		w->inflight = true;
 		w->cancel_sent = false;
-		snprintf(w->running, sizeof w->running, "%s", w->target);
-		w->running_key = w->target_key;
+		w->running = w->target;
 	}
 }
 
@@ -150,35 +149,27 @@ void watch_target(struct watch *w, const char *name_key)
 	size_t len = sp ? (size_t)(sp - name_key) : 0;
 	if (!w->open || w->closing)
 		return;
-	if (!sp || len == 0 || len >= sizeof w->target) {
-		w->target[0] = '\0';
+	if (!sp || len == 0 || len >= sizeof w->target.name) {
+		w->target.name[0] = '\0';
 	} else {
-		memcpy(w->target, name_key, len);
-		w->target[len] = '\0';
-		w->target_key = atoi(sp + 1);
+		memcpy(w->target.name, name_key, len);
+		w->target.name[len] = '\0';
+		w->target.key = atoi(sp + 1);
 		/* While this node's heartbeats skip session checks (just after it
 		 * connected) they may name a session that has ended: not again. */
-		if (w->target_key == w->gone_key && !strcmp(w->target, w->gone) &&
-		    strcmp(node_session_param(w->n), "true"))
-			w->target[0] = '\0';
+		if (peer_same(&w->target, &w->gone) && strcmp(node_session_param(w->n), "true"))
+			w->target.name[0] = '\0';
 	}
 	/* Also retries a statement that failed, at most once a heartbeat. */
 	watch_kick(w);
-}
-
-static void ignore_result(struct pg_conn *c, const PGresult *res, void *arg)
-{
-	(void)c;
-	(void)res;
-	(void)arg;
 }
 
 static void on_connected(struct pg_conn *c, void *ud)
 {
 	struct watch *w = ud;
 	w->inflight = w->held = false;
-	w->running[0] = '\0';
-	pg_query(c, w->n->sql.sql[STORE_WATCH_SETUP], 0, NULL, ignore_result, NULL);
+	w->running.name[0] = '\0';
+	pg_query(c, w->n->sql.sql[STORE_WATCH_SETUP], 0, NULL, NULL, NULL);
 	watch_kick(w);
 }
 
@@ -188,7 +179,7 @@ static void on_disconnected(struct pg_conn *c, const char *why, void *ud)
 	(void)c;
 	(void)why;
 	w->inflight = w->held = false;
-	w->running[0] = '\0';
+	w->running.name[0] = '\0';
 }
 
 static const struct pg_handlers watch_handlers = {

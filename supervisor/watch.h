@@ -22,17 +22,20 @@ struct node;
  * heartbeat and a new statement is sent only when it changes (the old one is
  * cancelled from the thread pool, as PQcancel blocks).
  */
+/* A watched session: the node's name and the key of its session lock. */
+struct watch_peer {
+	char name[128];           /* "" = none */
+	int key;
+};
+
 struct watch {
 	struct node *n;
 	struct pg_conn pg;
 	bool open;                /* pg_init succeeded */
 	bool closing;
-	char target[128];         /* node to watch, "" = none */
-	int target_key;
-	char running[128];        /* node of the statement in flight */
-	int running_key;
-	char gone[128];           /* the last session seen ending (see watch_target) */
-	int gone_key;
+	struct watch_peer target;  /* to watch, from the last heartbeat */
+	struct watch_peer running; /* of the statement in flight */
+	struct watch_peer gone;    /* the last session seen ending (see watch_target) */
 	bool inflight;            /* a WATCH or GONE statement is in flight */
 	bool held;                /* the WATCH was granted: unlock and report it */
 	bool cancelling;          /* PQcancel is running in the thread pool */

@@ -691,7 +691,7 @@ static void work_date(struct work *w, const char *date)
 }
 
 /* pg_init only fails when out of memory, with nothing to undo but handles. */
-static void init_conn(struct work *w, struct pg_conn *c)
+static void init_conn(struct work *w, struct pg_conn *c, const char *role)
 {
 	const struct config *cfg = w->n->cfg;
 	if (pg_init(c, w->n->loop, cfg->dsn ? cfg->dsn : "", &work_pg_handlers, w,
@@ -700,6 +700,7 @@ static void init_conn(struct work *w, struct pg_conn *c)
 		log_error("out of memory");
 		abort();
 	}
+	pg_set_appname(c, cfg->node, role);
 	w->n->open_handles++;
 }
 
@@ -724,10 +725,8 @@ struct work *work_new(struct node *n)
 	}
 	w->local = !cfg->enabled;
 	if (!w->local) {
-		init_conn(w, &w->claim_pg);
-		init_conn(w, &w->audit_pg);
-		pg_set_appname(&w->claim_pg, cfg->node, "claims");
-		pg_set_appname(&w->audit_pg, cfg->node, "audits");
+		init_conn(w, &w->claim_pg, "claims");
+		init_conn(w, &w->audit_pg, "audits");
 		pg_start(&w->claim_pg);
 		pg_start(&w->audit_pg);
 	}

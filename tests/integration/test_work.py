@@ -67,10 +67,10 @@ def assert_no_overlap(case, events, killed=None):
 
 
 class Work(H.ClusterCase):
-    def work_config(self, name, mode, command, tasks="1-%d" % N, extra_worker=""):
-        extra = ("[tasks]\nsource = range\nrange = %s\npoll_interval_sec = 0\n\n"
+    def work_config(self, name, mode, command, tasks="1-%d" % N, extra_worker="", poll=0):
+        extra = ("[tasks]\nsource = range\nrange = %s\npoll_interval_sec = %d\n\n"
                  "[worker]\nmode = %s\ncommand = %s\nmax_attempts = 2\nretry_backoff_sec = 1\n%s"
-                 % (tasks, mode, command, extra_worker))
+                 % (tasks, poll, mode, command, extra_worker))
         return self.config(name, extra=extra)
 
     def run_mode(self, mode, command, extra_worker=""):
@@ -164,13 +164,9 @@ class Work(H.ClusterCase):
         tasks run (as the leader does for a node it declared dead) make exactly those
         audits refused; the others of the same batch are recorded."""
         record = os.path.join(self.dir, "record.log")
-        cfg = self.work_config("n1", "exec", os.path.join(WORKERS, "record.sh") + " {}",
-                               tasks="1-6", extra_worker="concurrency = 6\n")
         # Streaming (the node stays up), so the refused tasks are not waited for.
-        with open(cfg) as f:
-            text = f.read().replace("poll_interval_sec = 0", "poll_interval_sec = 60")
-        with open(cfg, "w") as f:
-            f.write(text)
+        cfg = self.work_config("n1", "exec", os.path.join(WORKERS, "record.sh") + " {}",
+                               tasks="1-6", extra_worker="concurrency = 6\n", poll=60)
         node = self.start_node("n1", config=cfg, env={"RECORD": record, "WORK_SLEEP": "2"})
         H.wait_until(lambda: len([e for e in read_record(record) if e[0] == "S"]) == 6, 20,
                      "the 6 tasks to run")
