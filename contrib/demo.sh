@@ -176,7 +176,9 @@ cleanup() {
 	exit "$rc"
 }
 trap cleanup EXIT
-trap 'echo; echo "demo: interrupted"; exit 130' INT
+# shellcheck disable=SC2317 # called by the INT trap
+interrupted() { echo; echo "demo: interrupted"; exit 130; }
+trap interrupted INT
 trap 'exit 143' TERM
 trap 'exit 129' HUP
 # Everything of the demo (PostgreSQL, nodes, workers) runs with its working directory in
@@ -351,6 +353,9 @@ while :; do
 	# Every node we did not kill must still run.
 	for i in "${!names[@]}"; do
 		if [ "${names[$i]}" != "$killed" ] && ! kill -0 "${pids[$i]}" 2>/dev/null; then
+			# A Ctrl-C reaches the nodes too. Bash may drop it for itself when a
+			# command ends just as it arrives, so the nodes' logs decide.
+			grep -q "Interrupt: leaving the cluster" "$work/${names[$i]}.log" && interrupted
 			echo "demo: node ${names[$i]} exited unexpectedly" >&2
 			tail_logs
 			exit 1

@@ -177,6 +177,25 @@ class Demo(unittest.TestCase):
         self.assertIn("demo: interrupted", out)
         self.assert_clean(out)
 
+    def test_ctrl_c_lost_by_the_shell(self):
+        """Bash drops a SIGINT that comes as a command ends; the nodes still got it.
+
+        SIGINT only to the nodes stands for that race: the demo must still say it was
+        interrupted (130), not that a node died."""
+        self.start([], DEMO_TASKS=5000, DEMO_SLEEP="0.2")
+        H.wait_until(lambda: "== progress every" in self.output() or self.proc.poll() is not None,
+                     60, "the demo's progress")
+        self.assertIsNone(self.proc.poll(), self.output())
+        nodes = [int(p.split(":")[0]) for p in leftovers(self.root) if " run -c " in p]
+        self.assertEqual(len(nodes), len(NODES), leftovers(self.root))
+        for pid in nodes:
+            os.kill(pid, signal.SIGINT)
+        rc, out, _ = self.finish(60)
+        self.assertEqual(rc, 130, out[-4000:])
+        self.assertIn("demo: interrupted", out)
+        self.assertNotIn("exited unexpectedly", out)
+        self.assert_clean(out)
+
     def test_usage(self):
         r = subprocess.run(["bash", DEMO, "--help"], stdout=subprocess.PIPE, stderr=subprocess.PIPE,
                            text=True, timeout=30)
