@@ -279,6 +279,7 @@ for n in "${names[@]}"; do
 		kill -0 "$pid" 2>/dev/null && break
 		wait "$pid" 2>/dev/null || true
 		grep -qi "address already in use" "$work/$n.log" && [ "$attempt" -lt 3 ] && continue
+		grep -q "Interrupt: leaving the cluster" "$work/$n.log" && interrupted # see below
 		echo "demo: node $n did not start:" >&2
 		tail -n 15 "$work/$n.log" >&2
 		exit 1
