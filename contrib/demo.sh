@@ -179,6 +179,9 @@ trap cleanup EXIT
 # shellcheck disable=SC2317 # called by the INT trap
 interrupted() { echo; echo "demo: interrupted"; exit 130; }
 trap interrupted INT
+# A Ctrl-C reaches the nodes too, and bash may drop it for itself when a command ends
+# just as it arrives: a node that left on SIGINT means the demo was interrupted.
+left_on_ctrl_c() { grep -q "Interrupt: leaving the cluster" "$work/$1.log"; }
 trap 'exit 143' TERM
 trap 'exit 129' HUP
 # Everything of the demo (PostgreSQL, nodes, workers) runs with its working directory in
@@ -279,7 +282,7 @@ for n in "${names[@]}"; do
 		kill -0 "$pid" 2>/dev/null && break
 		wait "$pid" 2>/dev/null || true
 		grep -qi "address already in use" "$work/$n.log" && [ "$attempt" -lt 3 ] && continue
-		grep -q "Interrupt: leaving the cluster" "$work/$n.log" && interrupted # see below
+		left_on_ctrl_c "$n" && interrupted
 		echo "demo: node $n did not start:" >&2
 		tail -n 15 "$work/$n.log" >&2
 		exit 1
@@ -354,9 +357,7 @@ while :; do
 	# Every node we did not kill must still run.
 	for i in "${!names[@]}"; do
 		if [ "${names[$i]}" != "$killed" ] && ! kill -0 "${pids[$i]}" 2>/dev/null; then
-			# A Ctrl-C reaches the nodes too. Bash may drop it for itself when a
-			# command ends just as it arrives, so the nodes' logs decide.
-			grep -q "Interrupt: leaving the cluster" "$work/${names[$i]}.log" && interrupted
+			left_on_ctrl_c "${names[$i]}" && interrupted
 			echo "demo: node ${names[$i]} exited unexpectedly" >&2
 			tail_logs
 			exit 1

@@ -174,18 +174,18 @@ static void on_expiry_timer(uv_timer_t *t)
 		member_heartbeat(n);
 }
 
-/* The leader's full look every rebalance_check_interval_sec, the first in first_ms. */
-static void arm_leader_timer(struct node *n, uint64_t first_ms)
+/* The leader's full look every rebalance_check_interval_sec from now. */
+static void arm_leader_timer(struct node *n)
 {
 	uint64_t every = (uint64_t)n->cfg->rebalance_check_interval_sec * 1000;
-	uv_timer_start(&n->leader_timer, on_leader_timer, first_ms, every);
+	uv_timer_start(&n->leader_timer, on_leader_timer, every, every);
 }
 
 static void on_leader_soon(uv_timer_t *t)
 {
 	struct node *n = t->data;
 	leader_tick(n);
-	arm_leader_timer(n, (uint64_t)n->cfg->rebalance_check_interval_sec * 1000);
+	arm_leader_timer(n);
 }
 
 void member_leader_tick_in(struct node *n, uint64_t ms)
@@ -232,7 +232,7 @@ void member_start(struct node *n)
 	uint64_t hb = (uint64_t)n->cfg->heartbeat_interval_sec * 1000;
 	if (!uv_is_active((uv_handle_t *)&n->hb_timer)) {
 		uv_timer_start(&n->hb_timer, on_hb_timer, hb, hb);
-		arm_leader_timer(n, (uint64_t)n->cfg->rebalance_check_interval_sec * 1000);
+		arm_leader_timer(n);
 		arm_fence(n);
 	}
 	arm_refresh(n);
